@@ -1,0 +1,50 @@
+"""The root `ctripctl` app: joins one typer app per command group.
+
+Imports only typer, rich and the standard library at module level, so `--help` is instant;
+every command imports its heavy modules (SQLAlchemy, web3, httpx) when it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ctripctl import __version__
+from ctripctl.cli import payment_cmd, setup_cmd
+
+app = typer.Typer(
+    name="ctripctl",
+    help="A self-hosted EVM payment gateway, run from the command line and cron.\n\n"
+    "Exit codes: 0 ok, 1 bug, 2 bad input, 3 not allowed, 4 not found, "
+    "5 node/database unavailable, 6 busy (another pass holds the lock), 7 unhealthy.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+    rich_markup_mode=None,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"ctripctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """A self-hosted EVM payment gateway, run from the command line and cron."""
+
+
+app.command("init")(setup_cmd.init)
+app.add_typer(setup_cmd.db_app, name="db")
+app.add_typer(payment_cmd.app, name="payment")
+
+
+def main() -> None:
+    app()

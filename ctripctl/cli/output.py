@@ -1,0 +1,48 @@
+"""Where output goes: data on stdout (one JSON document with --json), messages on stderr.
+
+`cli_errors()` is the one place a CtripError becomes `Error: …` plus its exit code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from ctripctl.errors import CtripError
+
+stdout = Console(highlight=False, soft_wrap=False)
+stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn project errors into one stderr line and their documented exit code."""
+    try:
+        yield
+    except CtripError as exc:
+        stderr.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        stderr.print("Interrupted; nothing after the last commit was kept.")
+        raise typer.Exit(130) from None
+
+
+def emit_json(document: Any) -> None:
+    """Print exactly one JSON document on stdout."""
+    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def info(message: str) -> None:
+    """A human message on stderr (never mixed into --json stdout)."""
+    stderr.print(message, markup=True, highlight=False)
+
+
+def is_terminal() -> bool:
+    return stdout.is_terminal

@@ -1,0 +1,133 @@
+"""`ctripctl init` and `ctripctl db upgrade | current`: set-up and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ctripctl.cli.options import ConfigOption, JsonOption, load
+from ctripctl.cli.output import cli_errors, emit_json, info, stdout
+
+db_app = typer.Typer(
+    help="Database migrations (alembic, packaged with ctripctl).", no_args_is_help=True
+)
+
+
+def init(
+    config_path: ConfigOption = None,
+    database_url: Annotated[
+        str,
+        typer.Option(help="Where payments are stored (relative SQLite paths: next to the config)."),
+    ] = "sqlite:///ctrip.db",
+    chain: Annotated[str, typer.Option(help="Name of the starter chain.")] = "local",
+    chain_id: Annotated[int, typer.Option(help="Its chain id (31337: anvil).")] = 31337,
+    rpc_url: Annotated[str, typer.Option(help="Its JSON-RPC URL.")] = "http://127.0.0.1:8545",
+    confirmations: Annotated[int, typer.Option(min=1, help="Depth before confirmed.")] = 2,
+    as_json: JsonOption = False,
+) -> None:
+    """Write a starter ctrip.toml (fresh wallet, SQLite, local chain) and create the database.
+
+    The wallet's mnemonic goes to a 0600 file next to the config and is never printed.
+    Refuses to overwrite existing files.
+
+    Example:
+
+        ctripctl init && ctripctl payment create --chain local --amount 0.1
+    """
+    with cli_errors():
+        from ctripctl.config import config_path as resolve_path
+        from ctripctl.config import mask_url
+        from ctripctl.db.migrate import upgrade
+        from ctripctl.starter import write_starter
+
+        path = resolve_path(config_path)
+        files = write_starter(
+            path,
+            database_url=database_url,
+            chain=chain,
+            chain_id=chain_id,
+            rpc_url=rpc_url,
+            confirmations=confirmations,
+        )
+        config = load(path)
+        revision = upgrade(config.database_url)
+        result = {
+            "config": str(files.config),
+            "mnemonic_file": str(files.mnemonic),
+            "webhook_secret_file": str(files.secret),
+            "database_url": mask_url(config.database_url),
+            "revision": revision,
+            "xpub": config.xpub,
+        }
+        if as_json:
+            emit_json(result)
+            return
+        stdout.print(f"Wrote {files.config} (chain {chain!r}, chain id {chain_id}, {rpc_url}).")
+        stdout.print(f"Wallet mnemonic: {files.mnemonic} (mode 0600 — back it up, keep it secret).")
+        stdout.print(f"Webhook secret: {files.secret} (mode 0600).")
+        stdout.print(f"Database {mask_url(config.database_url)} at revision {revision}.")
+        info("Next: ctripctl payment create --chain " + chain + " --amount 0.1")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Create or upgrade the database schema (safe to run again).
+
+    Example:
+
+        CTRIP_DATABASE_URL=postgresql+psycopg://ctrip@db/ctrip ctripctl db upgrade
+    """
+    with cli_errors():
+        from ctripctl.config import mask_url
+        from ctripctl.db.migrate import current, upgrade
+
+        config = load(config_path)
+        before = current(config.database_url)
+        after = upgrade(config.database_url, revision)
+        if as_json:
+            emit_json({"database_url": mask_url(config.database_url), "from": before, "to": after})
+            return
+        if before == after:
+            stdout.print(f"Database already at {after}.")
+        else:
+            stdout.print(
+                f"Upgraded {mask_url(config.database_url)}: {before or 'empty'} → {after}."
+            )
+
+
+@db_app.command("current")
+def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """Show the schema revision of the database and the newest one ctripctl ships.
+
+    Example:
+
+        ctripctl db current --json
+    """
+    with cli_errors():
+        from ctripctl.config import mask_url
+        from ctripctl.db.migrate import current, head
+
+        config = load(config_path)
+        now, newest = current(config.database_url), head()
+        doc = {
+            "database_url": mask_url(config.database_url),
+            "current": now,
+            "head": newest,
+            "up_to_date": now == newest,
+        }
+        if as_json:
+            emit_json(doc)
+            return
+        note = (
+            "up to date" if now == newest else f"behind: run `ctripctl db upgrade` (head {newest})"
+        )
+        stdout.print(f"{mask_url(config.database_url)}: {now or 'empty'} ({note})")
+
+
+__all__ = ["Path", "db_app", "init"]

@@ -1,0 +1,374 @@
+"""ctrip.toml: load, validate and override from the environment.
+
+The file (path from `--config`, `CTRIP_CONFIG`, default `./ctrip.toml`)::
+
+    database_url = "sqlite:///ctrip.db"       # relative SQLite paths: next to this file
+
+    [payments]
+    default_expires_in = "60m"
+    late_window = "7d"                          # how long expired addresses stay watched
+
+    [wallet]
+    xpub = "xpub..."                            # account level m/44'/60'/0', watch-only
+    mnemonic_file = "ctrip.mnemonic"            # optional, 0600; never printed
+
+    [webhooks]
+    secret = "whsec_..."                        # or secret_file = "...", or CTRIP_WEBHOOK_SECRET
+    default_url = "https://merchant.example/hooks/ctrip"
+    allow_private_targets = false
+    timeout = "10s"
+
+    [chains.eth]
+    chain_id = 1
+    rpc_urls = ["https://rpc-a", "https://rpc-b"]
+    confirmations = 12
+    block_batch_size = 500
+    start_block = 21000000
+    finality = "confirmations"                  # or "finalized": use the node's finalized tag
+    native_symbol = "ETH"
+    max_lag_blocks = 50
+    max_idle = "10m"
+
+    [chains.eth.tokens.USDT]
+    address = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
+    decimals = 6
+
+Environment overrides: CTRIP_DATABASE_URL, CTRIP_XPUB, CTRIP_WEBHOOK_SECRET,
+CTRIP_WEBHOOK_SECRET_FILE, CTRIP_RPC_URLS_<CHAIN> (comma-separated). Every problem is
+one InputError naming the file and the key.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from ctripctl.domain.durations import parse_duration
+from ctripctl.domain.inputs import check_webhook_url
+from ctripctl.errors import InputError
+
+DEFAULT_PATH = "ctrip.toml"
+NATIVE_DECIMALS = 18
+
+_TOP_KEYS = {"database_url", "payments", "wallet", "webhooks", "chains"}
+_PAYMENTS_KEYS = {"default_expires_in", "late_window"}
+_WALLET_KEYS = {"xpub", "mnemonic_file"}
+_WEBHOOK_KEYS = {"secret", "secret_file", "default_url", "allow_private_targets", "timeout"}
+_CHAIN_KEYS = {
+    "chain_id",
+    "rpc_urls",
+    "confirmations",
+    "block_batch_size",
+    "start_block",
+    "finality",
+    "native_symbol",
+    "max_lag_blocks",
+    "max_idle",
+    "rpc_timeout",
+    "tokens",
+}
+_TOKEN_KEYS = {"address", "decimals"}
+
+
+@dataclass(frozen=True)
+class TokenConfig:
+    symbol: str
+    address: str  # checksummed
+    decimals: int
+
+
+@dataclass(frozen=True)
+class Asset:
+    """What a payment is denominated in: the native coin (address None) or a token."""
+
+    symbol: str
+    address: str | None
+    decimals: int
+
+    @property
+    def is_native(self) -> bool:
+        return self.address is None
+
+
+@dataclass(frozen=True)
+class ChainConfig:
+    name: str
+    chain_id: int
+    rpc_urls: tuple[str, ...]
+    confirmations: int = 12
+    block_batch_size: int = 500
+    start_block: int = 0
+    finality: str = "confirmations"
+    native_symbol: str = "ETH"
+    max_lag_blocks: int = 50
+    max_idle: timedelta = timedelta(minutes=10)
+    rpc_timeout: timedelta = timedelta(seconds=10)
+    tokens: Mapping[str, TokenConfig] = field(default_factory=dict)
+
+    def asset(self, token: str | None) -> Asset:
+        """The asset named by `--token` (None: the native coin). Symbols ignore case."""
+        if token is None or token.upper() == self.native_symbol.upper():
+            return Asset(self.native_symbol, None, NATIVE_DECIMALS)
+        for symbol, cfg in self.tokens.items():
+            if symbol.upper() == token.upper():
+                return Asset(symbol, cfg.address, cfg.decimals)
+        known = ", ".join([self.native_symbol, *self.tokens]) or "none"
+        raise InputError(f"unknown token {token!r} on chain {self.name!r} (known: {known})")
+
+
+@dataclass(frozen=True)
+class WebhookConfig:
+    secret: str | None = None
+    default_url: str | None = None
+    allow_private_targets: bool = False
+    timeout: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    database_url: str
+    xpub: str | None = None
+    mnemonic_file: Path | None = None
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    chains: Mapping[str, ChainConfig] = field(default_factory=dict)
+    default_expires_in: timedelta = timedelta(minutes=60)
+    late_window: timedelta = timedelta(days=7)
+
+    def chain(self, name: str) -> ChainConfig:
+        """The chain called `name`, or an InputError listing the configured ones."""
+        try:
+            return self.chains[name]
+        except KeyError:
+            known = ", ".join(self.chains) or "none configured"
+            raise InputError(f"unknown chain {name!r} (known: {known})") from None
+
+
+def config_path(explicit: str | Path | None = None) -> Path:
+    """`--config`, else `CTRIP_CONFIG`, else ./ctrip.toml."""
+    return Path(explicit or os.environ.get("CTRIP_CONFIG") or DEFAULT_PATH)
+
+
+def load_config(explicit: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and environment-override the config file."""
+    path = config_path(explicit)
+    env = os.environ if env is None else env
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(
+            f"no config file at {path} (run `ctripctl init`, or pass --config / CTRIP_CONFIG)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read config {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: invalid TOML: {exc}") from None
+    return parse_config(raw, path, env)
+
+
+def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> Config:
+    """Validate an already-parsed TOML document (split out so tests can feed dicts)."""
+    v = _Validator(path)
+    v.keys(raw, _TOP_KEYS, "")
+    base = path.resolve().parent
+
+    database_url = env.get("CTRIP_DATABASE_URL") or v.string(raw, "database_url", "")
+    if not database_url:
+        raise InputError(f"{path}: database_url is required (or set CTRIP_DATABASE_URL)")
+    database_url = _resolve_sqlite(database_url, base)
+
+    payments = v.table(raw, "payments")
+    v.keys(payments, _PAYMENTS_KEYS, "payments")
+    default_expires = v.duration(payments, "default_expires_in", "payments", "60m")
+    late_window = v.duration(payments, "late_window", "payments", "7d")
+
+    wallet = v.table(raw, "wallet")
+    v.keys(wallet, _WALLET_KEYS, "wallet")
+    xpub = env.get("CTRIP_XPUB") or v.string(wallet, "xpub", "wallet") or None
+    if xpub is not None and not xpub.startswith(("xpub", "tpub")):
+        raise InputError(f"{path}: wallet.xpub must be an extended public key (xpub...)")
+    mnemonic = v.string(wallet, "mnemonic_file", "wallet")
+    mnemonic_file = (base / mnemonic) if mnemonic else None
+
+    hooks = v.table(raw, "webhooks")
+    v.keys(hooks, _WEBHOOK_KEYS, "webhooks")
+    secret = env.get("CTRIP_WEBHOOK_SECRET") or v.string(hooks, "secret", "webhooks") or None
+    secret_file = env.get("CTRIP_WEBHOOK_SECRET_FILE") or v.string(hooks, "secret_file", "webhooks")
+    if secret is None and secret_file:
+        try:
+            secret = (base / secret_file).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise InputError(f"{path}: webhooks.secret_file: cannot read: {exc.strerror}") from None
+    if secret is not None and not secret.startswith("whsec_"):
+        raise InputError(f"{path}: webhooks.secret must start with whsec_")
+    default_url = v.string(hooks, "default_url", "webhooks") or None
+    if default_url is not None:
+        try:
+            check_webhook_url(default_url)
+        except InputError as exc:
+            raise InputError(f"{path}: webhooks.default_url: {exc}") from None
+    webhooks = WebhookConfig(
+        secret=secret,
+        default_url=default_url,
+        allow_private_targets=v.boolean(hooks, "allow_private_targets", "webhooks", False),
+        timeout=v.duration(hooks, "timeout", "webhooks", "10s"),
+    )
+
+    chains_raw = v.table(raw, "chains")
+    chains = {
+        name: _parse_chain(v, name, v.table(chains_raw, name, "chains"), env) for name in chains_raw
+    }
+    return Config(
+        path=path,
+        database_url=database_url,
+        xpub=xpub,
+        mnemonic_file=mnemonic_file,
+        webhooks=webhooks,
+        chains=chains,
+        default_expires_in=default_expires,
+        late_window=late_window,
+    )
+
+
+def _parse_chain(
+    v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[str, str]
+) -> ChainConfig:
+    from ctripctl.chain.addresses import parse_address
+
+    where = f"chains.{name}"
+    v.keys(raw, _CHAIN_KEYS, where)
+    if "chain_id" not in raw:
+        raise InputError(f"{v.path}: {where}.chain_id is required")
+    override = env.get(f"CTRIP_RPC_URLS_{name.upper()}")
+    if override:
+        urls = [u.strip() for u in override.split(",") if u.strip()]
+    else:
+        urls = raw.get("rpc_urls")
+        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+            raise InputError(f"{v.path}: {where}.rpc_urls must be a non-empty list of URLs")
+    for url in urls:
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise InputError(f"{v.path}: {where}.rpc_urls: {mask_url(url)!r} is not an http(s) URL")
+    finality = v.string(raw, "finality", where) or "confirmations"
+    if finality not in ("confirmations", "finalized"):
+        raise InputError(f"{v.path}: {where}.finality must be 'confirmations' or 'finalized'")
+    tokens: dict[str, TokenConfig] = {}
+    seen_addresses: dict[str, str] = {}
+    native_symbol = v.string(raw, "native_symbol", where) or "ETH"
+    for symbol, traw in v.table(raw, "tokens", where).items():
+        twhere = f"{where}.tokens.{symbol}"
+        if not isinstance(traw, dict):
+            raise InputError(f"{v.path}: {twhere} must be a table")
+        v.keys(traw, _TOKEN_KEYS, twhere)
+        if symbol.upper() in {s.upper() for s in tokens} | {native_symbol.upper()}:
+            raise InputError(f"{v.path}: {twhere}: duplicate token symbol {symbol!r}")
+        try:
+            address = parse_address(str(traw.get("address", "")), what="token address")
+        except InputError as exc:
+            raise InputError(f"{v.path}: {twhere}.address: {exc}") from None
+        if address in seen_addresses:
+            raise InputError(
+                f"{v.path}: {twhere}.address: duplicate token (same address as "
+                f"{seen_addresses[address]})"
+            )
+        seen_addresses[address] = symbol
+        tokens[symbol] = TokenConfig(
+            symbol, address, v.integer(traw, "decimals", twhere, None, 0, 36)
+        )
+    return ChainConfig(
+        name=name,
+        chain_id=v.integer(raw, "chain_id", where, None, 1, 2**63 - 1),
+        rpc_urls=tuple(urls),
+        confirmations=v.integer(raw, "confirmations", where, 12, 1, 10_000),
+        block_batch_size=v.integer(raw, "block_batch_size", where, 500, 1, 100_000),
+        start_block=v.integer(raw, "start_block", where, 0, 0, 2**63 - 1),
+        finality=finality,
+        native_symbol=native_symbol,
+        max_lag_blocks=v.integer(raw, "max_lag_blocks", where, 50, 0, 2**31),
+        max_idle=v.duration(raw, "max_idle", where, "10m"),
+        rpc_timeout=v.duration(raw, "rpc_timeout", where, "10s"),
+        tokens=tokens,
+    )
+
+
+class _Validator:
+    """Typed getters that name the file and dotted key in every error."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def _key(self, where: str, key: str) -> str:
+        return f"{where}.{key}" if where else key
+
+    def keys(self, raw: Mapping[str, Any], allowed: set[str], where: str) -> None:
+        for key in raw:
+            if key not in allowed:
+                hint = ", ".join(sorted(allowed))
+                raise InputError(
+                    f"{self.path}: unknown key {self._key(where, key)!r} (allowed here: {hint})"
+                )
+
+    def table(self, raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
+        value = raw.get(key, {})
+        if not isinstance(value, dict):
+            raise InputError(f"{self.path}: {self._key(where, key)} must be a table")
+        return value
+
+    def string(self, raw: Mapping[str, Any], key: str, where: str) -> str:
+        value = raw.get(key, "")
+        if not isinstance(value, str):
+            raise InputError(f"{self.path}: {self._key(where, key)} must be a string")
+        return value
+
+    def boolean(self, raw: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+        value = raw.get(key, default)
+        if not isinstance(value, bool):
+            raise InputError(f"{self.path}: {self._key(where, key)} must be true or false")
+        return value
+
+    def integer(
+        self, raw: Mapping[str, Any], key: str, where: str, default: int | None, lo: int, hi: int
+    ) -> int:
+        value = raw.get(key, default)
+        if value is None:
+            raise InputError(f"{self.path}: {self._key(where, key)} is required")
+        if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+            raise InputError(
+                f"{self.path}: {self._key(where, key)} must be an integer from {lo} to {hi}"
+            )
+        return value
+
+    def duration(self, raw: Mapping[str, Any], key: str, where: str, default: str) -> timedelta:
+        value = raw.get(key, default)
+        if not isinstance(value, str):
+            raise InputError(f"{self.path}: {self._key(where, key)} must be a duration string")
+        try:
+            return parse_duration(value, what=self._key(where, key))
+        except InputError as exc:
+            raise InputError(f"{self.path}: {exc}") from None
+
+
+def _resolve_sqlite(url: str, base: Path) -> str:
+    """Make a relative SQLite path relative to the config file, so cron's cwd does not matter."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(base / url[len(prefix) :])
+    return url
+
+
+def mask_url(url: str) -> str:
+    """Hide the password (and API-key-like path/query secrets stay as given) in a URL."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))

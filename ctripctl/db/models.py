@@ -1,0 +1,184 @@
+"""The data model of DESIGN.md as typed SQLAlchemy 2.x classes (one schema, two databases)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from ctripctl.db.types import BaseUnits, JSONType, UTCDateTime, utcnow
+
+NATIVE_LOG_INDEX = -1  # transfers.log_index of a native (non-log) credit
+
+naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# Integer primary keys must be INTEGER on SQLite to autoincrement (rowid alias).
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=naming_convention)
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str | None] = mapped_column(String(32))  # symbol; NULL = native coin
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    decimals: Mapped[int] = mapped_column(Integer)
+    amount_base: Mapped[int] = mapped_column(BaseUnits)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    derivation_index: Mapped[int] = mapped_column(BigInteger, unique=True)
+    status: Mapped[str] = mapped_column(String(20))
+    received_base: Mapped[int] = mapped_column(BaseUnits, default=0)
+    confirmed_base: Mapped[int] = mapped_column(BaseUnits, default=0)
+    overpaid: Mapped[bool] = mapped_column(Boolean, default=False)
+    underpaid: Mapped[bool] = mapped_column(Boolean, default=False)
+    paid_late: Mapped[bool] = mapped_column(Boolean, default=False)
+    reference: Mapped[str | None] = mapped_column(String(128), unique=True)
+    webhook_url: Mapped[str | None] = mapped_column(Text)
+    metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONType, default=dict)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    transfers: Mapped[list[Transfer]] = relationship(
+        back_populates="payment", order_by="Transfer.id", lazy="selectin"
+    )
+
+    __table_args__ = (
+        Index("ix_payments_chain_status", "chain", "status"),
+        Index("ix_payments_created_at", "created_at"),
+    )
+
+
+class Transfer(Base):
+    """One on-chain credit to a deposit address. Unique per (chain, tx, log index)."""
+
+    __tablename__ = "transfers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(Integer)  # NATIVE_LOG_INDEX for native credits
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    block_time: Mapped[datetime] = mapped_column(UTCDateTime)
+    from_address: Mapped[str] = mapped_column(String(42))
+    to_address: Mapped[str] = mapped_column(String(42))
+    token: Mapped[str | None] = mapped_column(String(32))
+    amount_base: Mapped[int] = mapped_column(BaseUnits)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    payment: Mapped[Payment] = relationship(back_populates="transfers")
+
+    __table_args__ = (
+        UniqueConstraint("chain", "tx_hash", "log_index", name="uq_transfers_chain_tx_log"),
+        Index("ix_transfers_payment_id", "payment_id"),
+        Index("ix_transfers_chain_state_block", "chain", "state", "block_number"),
+    )
+
+
+class ChainState(Base):
+    """The scan checkpoint of one chain, plus what `status` needs to judge health."""
+
+    __tablename__ = "chain_states"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    last_block: Mapped[int] = mapped_column(BigInteger)
+    last_block_hash: Mapped[str | None] = mapped_column(String(66))
+    last_block_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    head_block: Mapped[int | None] = mapped_column(BigInteger)
+    last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_confirm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class ScannedBlock(Base):
+    """Recent block hashes per chain, for reorg detection; pruned beyond finality depth."""
+
+    __tablename__ = "scanned_blocks"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[str] = mapped_column(String(66))
+    parent_hash: Mapped[str] = mapped_column(String(66))
+
+
+class AddressCounter(Base):
+    """The next unused derivation index. Bumped with UPDATE … RETURNING so concurrent
+    `payment create` runs never share an index (the row lock serialises them)."""
+
+    __tablename__ = "address_counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    next_index: Mapped[int] = mapped_column(BigInteger)
+
+
+class WebhookEvent(Base):
+    """The outbox: written in the same transaction as the change that caused it."""
+
+    __tablename__ = "webhook_events"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
+    type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_webhook_events_due", "status", "next_attempt_at"),
+        Index("ix_webhook_events_payment", "payment_id", "seq"),
+    )
+
+
+class WebhookAttempt(Base):
+    """One delivery attempt of one event: what was sent where and what came back."""
+
+    __tablename__ = "webhook_attempts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    event_seq: Mapped[int] = mapped_column(ForeignKey("webhook_events.seq"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    url: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    response_body: Mapped[str | None] = mapped_column(Text)  # truncated
+    latency_ms: Mapped[int | None] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_webhook_attempts_event", "event_seq"),)

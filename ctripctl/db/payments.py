@@ -1,0 +1,178 @@
+"""Payment persistence: create (idempotent by reference), bulk import, read, list, cancel.
+
+Functions take an open session and never commit: the caller's `transaction()` decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from ctripctl.db.models import AddressCounter, Payment, WebhookEvent
+from ctripctl.db.outbox import enqueue
+from ctripctl.db.recompute import refresh
+from ctripctl.domain.ids import new_id
+from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status
+from ctripctl.errors import InputError, NotFound, RuleError
+from ctripctl.payment_request import PaymentRequest
+
+COUNTER = "deposit"
+
+
+def allocate_indexes(session: Session, count: int) -> int:
+    """Reserve `count` fresh derivation indexes; return the first.
+
+    One UPDATE … RETURNING on a single counter row: PostgreSQL's row lock (and SQLite's
+    write lock) make concurrent creators take disjoint ranges, and a rolled-back
+    transaction gives its range back before any address was shown to anyone.
+    """
+    stmt = (
+        update(AddressCounter)
+        .where(AddressCounter.name == COUNTER)
+        .values(next_index=AddressCounter.next_index + count)
+        .returning(AddressCounter.next_index)
+    )
+    new_next = session.execute(stmt).scalar_one_or_none()
+    if new_next is None:
+        raise RuleError("database is not initialised; run `ctripctl db upgrade`")
+    return new_next - count
+
+
+def find_by_reference(session: Session, reference: str) -> Payment | None:
+    return session.execute(
+        select(Payment).where(Payment.reference == reference)
+    ).scalar_one_or_none()
+
+
+def _same_terms(payment: Payment, request: PaymentRequest) -> bool:
+    return (
+        payment.chain == request.chain
+        and payment.token == (None if request.asset.is_native else request.asset.symbol)
+        and payment.amount_base == request.amount_base
+    )
+
+
+def existing_for(session: Session, request: PaymentRequest) -> Payment | None:
+    """The payment already created with this request's reference, if any.
+
+    A reference is an idempotency key: the same request returns the same payment. A
+    different chain, token or amount under a used reference is a conflict, not a retry.
+    """
+    if request.reference is None:
+        return None
+    payment = find_by_reference(session, request.reference)
+    if payment is not None and not _same_terms(payment, request):
+        raise RuleError(
+            f"reference {request.reference!r} already belongs to {payment.id} "
+            f"with different terms ({payment.chain} {payment.amount_base} base units "
+            f"of {payment.token or 'the native coin'})"
+        )
+    return payment
+
+
+def create_payments(
+    session: Session, xpub: str | None, requests: Sequence[PaymentRequest], now: datetime
+) -> list[tuple[Payment, bool]]:
+    """Create payments (or return the existing ones for known references).
+
+    Returns (payment, created) pairs in request order. Each new payment gets a fresh
+    derivation index and its `payment.created` outbox event in this same transaction.
+    """
+    from ctripctl.chain.wallet import deposit_addresses
+
+    if xpub is None:
+        raise InputError("no wallet configured: set [wallet] xpub or CTRIP_XPUB")
+    results: list[tuple[Payment, bool] | None] = []
+    fresh: list[tuple[int, PaymentRequest]] = []
+    for position, request in enumerate(requests):
+        existing = existing_for(session, request)
+        results.append((existing, False) if existing is not None else None)
+        if existing is None:
+            fresh.append((position, request))
+    if fresh:
+        first = allocate_indexes(session, len(fresh))
+        addresses = deposit_addresses(xpub, first, len(fresh))
+        for offset, (position, request) in enumerate(fresh):
+            payment = Payment(
+                id=new_id("pay"),
+                chain=request.chain,
+                token=None if request.asset.is_native else request.asset.symbol,
+                token_address=request.asset.address,
+                decimals=request.asset.decimals,
+                amount_base=request.amount_base,
+                address=addresses[offset],
+                derivation_index=first + offset,
+                status=Status.PENDING.value,
+                received_base=0,
+                confirmed_base=0,
+                overpaid=False,
+                underpaid=False,
+                paid_late=False,
+                reference=request.reference,
+                webhook_url=request.webhook_url,
+                metadata_=dict(request.metadata),
+                expires_at=now + request.expires_in,
+                created_at=now,
+                updated_at=now,
+            )
+            payment.transfers = []
+            session.add(payment)
+            results[position] = (payment, True)
+        session.flush()
+        for position, _request in fresh:
+            created = results[position]
+            assert created is not None
+            enqueue(session, created[0], [EVENT_CREATED], now)
+    return [r for r in results if r is not None]
+
+
+def get_payment(session: Session, payment_id: str) -> Payment:
+    payment = session.get(Payment, payment_id)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id!r}")
+    return payment
+
+
+def list_payments(
+    session: Session,
+    *,
+    status: str | None = None,
+    chain: str | None = None,
+    limit: int = 50,
+) -> list[Payment]:
+    """Newest first, optionally filtered."""
+    stmt = select(Payment).order_by(Payment.created_at.desc(), Payment.id).limit(limit)
+    if status is not None:
+        stmt = stmt.where(Payment.status == status)
+    if chain is not None:
+        stmt = stmt.where(Payment.chain == chain)
+    return list(session.execute(stmt).scalars())
+
+
+def cancel_payment(session: Session, payment_id: str, now: datetime) -> Payment:
+    """Cancel a pending or partially paid payment; its address stops being watched."""
+    payment = session.get(Payment, payment_id, with_for_update=True)
+    if payment is None:
+        raise NotFound(f"no payment {payment_id!r}")
+    if payment.status not in CANCELLABLE:
+        raise RuleError(
+            f"{payment.id} is {payment.status}; only pending or partially paid payments "
+            "can be cancelled"
+        )
+    payment.cancelled_at = now
+    refresh(session, payment, now)
+    return payment
+
+
+def payment_events(session: Session, payment_id: str) -> list[WebhookEvent]:
+    """The payment's outbox events, oldest first (its event history)."""
+    return list(
+        session.execute(
+            select(WebhookEvent)
+            .where(WebhookEvent.payment_id == payment_id)
+            .order_by(WebhookEvent.seq)
+        ).scalars()
+    )

@@ -1,0 +1,75 @@
+"""Bring a payment row in line with its facts and write the events that follow.
+
+Scan, confirm and cancel change facts (transfers, expiry, cancellation) and then call
+`refresh()`: the pure lifecycle decides status and flags, and the outbox gets the events,
+all in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from ctripctl.db.models import Payment
+from ctripctl.db.outbox import enqueue
+from ctripctl.domain import lifecycle
+from ctripctl.domain.lifecycle import Credit, Facts, Standing, Status, TransferState
+
+
+def facts_of(payment: Payment) -> Facts:
+    return Facts(
+        amount=payment.amount_base,
+        credits=tuple(
+            Credit(
+                amount=t.amount_base,
+                state=TransferState(t.state),
+                late=t.block_time > payment.expires_at,
+            )
+            for t in payment.transfers
+        ),
+        expired=payment.expired_at is not None,
+        cancelled=payment.cancelled_at is not None,
+        settled=payment.status == Status.SETTLED,
+    )
+
+
+def standing_of(payment: Payment) -> Standing:
+    """The standing as stored on the row (what the last refresh decided)."""
+    return Standing(
+        status=Status(payment.status),
+        received=payment.received_base,
+        confirmed=payment.confirmed_base,
+        overpaid=payment.overpaid,
+        underpaid=payment.underpaid,
+        paid_late=payment.paid_late,
+    )
+
+
+def refresh(
+    session: Session,
+    payment: Payment,
+    now: datetime,
+    *,
+    credited: bool = False,
+    orphaned: bool = False,
+) -> tuple[str, ...]:
+    """Recompute the payment from its facts, store the result, enqueue its events.
+
+    Returns the event types written (empty when nothing changed).
+    """
+    before = standing_of(payment)
+    after = lifecycle.evaluate(facts_of(payment))
+    events = lifecycle.events_between(before, after, credited=credited, orphaned=orphaned)
+    if after != before:
+        payment.status = after.status.value
+        payment.received_base = after.received
+        payment.confirmed_base = after.confirmed
+        payment.overpaid = after.overpaid
+        payment.underpaid = after.underpaid
+        payment.paid_late = after.paid_late
+        payment.updated_at = now
+    if events:
+        session.flush()
+        enqueue(session, payment, events, now)
+    return events

@@ -1,0 +1,96 @@
+"""Engines and sessions: one place that knows SQLite from PostgreSQL and maps failures.
+
+Every unit of work is `with transaction(engine) as session:` — it commits on success,
+rolls back on any error, and turns "cannot connect" into DatabaseUnavailable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from ctripctl.errors import DatabaseUnavailable, InputError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets readers run beside the one writer; busy_timeout makes writers queue up
+    # instead of failing at once; foreign keys are off by default in SQLite.
+    dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below take over
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    # BEGIN IMMEDIATE: take the write lock at the start of every transaction, so two
+    # writers queue on busy_timeout instead of deadlocking on a read→write upgrade.
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+@lru_cache(maxsize=8)
+def get_engine(url: str) -> Engine:
+    """Create (once per URL and process) an engine with the right per-database settings."""
+    from sqlalchemy import create_engine, event
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+            event.listen(engine, "connect", _on_sqlite_connect)
+            event.listen(engine, "begin", _on_sqlite_begin)
+        else:
+            engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
+        raise InputError(f"database_url is not usable: {exc}") from None
+    return engine
+
+
+def dialect_name(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+@contextlib.contextmanager
+def map_db_errors() -> Iterator[None]:
+    """Turn 'cannot reach/open the database' into DatabaseUnavailable (safe to retry)."""
+    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+
+    try:
+        yield
+    except (OperationalError, ProgrammingError) as exc:
+        message = _first_line(exc)
+        if "no such table" in message or "does not exist" in message:
+            raise DatabaseUnavailable(
+                f"the database has no ctripctl schema ({message}); run `ctripctl db upgrade`"
+            ) from None
+        if isinstance(exc, ProgrammingError):
+            raise
+        raise DatabaseUnavailable(f"database unavailable: {message}") from None
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise DatabaseUnavailable(f"database connection lost: {_first_line(exc)}") from None
+        raise
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One unit of work: a session inside one transaction, committed on success."""
+    from sqlalchemy.orm import Session
+
+    with map_db_errors(), Session(engine, expire_on_commit=False) as session, session.begin():
+        yield session
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

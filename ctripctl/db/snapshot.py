@@ -1,0 +1,64 @@
+"""The payment object: what `payment show --json` prints and every webhook carries.
+
+One function builds it, so the CLI and the outbox can never disagree on its shape.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ctripctl.db.models import NATIVE_LOG_INDEX, Payment, Transfer
+from ctripctl.domain.money import format_amount
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, to the second."""
+    if value is None:
+        return None
+    return value.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def transfer_object(transfer: Transfer, decimals: int) -> dict[str, Any]:
+    return {
+        "tx_hash": transfer.tx_hash,
+        "log_index": None if transfer.log_index == NATIVE_LOG_INDEX else transfer.log_index,
+        "block_number": transfer.block_number,
+        "block_hash": transfer.block_hash,
+        "block_time": iso(transfer.block_time),
+        "from": transfer.from_address,
+        "to": transfer.to_address,
+        "token": transfer.token,
+        "amount": format_amount(transfer.amount_base, decimals),
+        "amount_base": str(transfer.amount_base),
+        "state": transfer.state,
+    }
+
+
+def payment_object(payment: Payment) -> dict[str, Any]:
+    """The public JSON shape of a payment (amounts as decimal and base-unit strings)."""
+    d = payment.decimals
+    return {
+        "id": payment.id,
+        "chain": payment.chain,
+        "token": payment.token,
+        "token_address": payment.token_address,
+        "address": payment.address,
+        "amount": format_amount(payment.amount_base, d),
+        "amount_base": str(payment.amount_base),
+        "received": format_amount(payment.received_base, d),
+        "received_base": str(payment.received_base),
+        "confirmed": format_amount(payment.confirmed_base, d),
+        "confirmed_base": str(payment.confirmed_base),
+        "status": payment.status,
+        "overpaid": payment.overpaid,
+        "underpaid": payment.underpaid,
+        "paid_late": payment.paid_late,
+        "reference": payment.reference,
+        "webhook_url": payment.webhook_url,
+        "metadata": dict(payment.metadata_ or {}),
+        "expires_at": iso(payment.expires_at),
+        "created_at": iso(payment.created_at),
+        "updated_at": iso(payment.updated_at),
+        "transfers": [transfer_object(t, d) for t in payment.transfers],
+    }

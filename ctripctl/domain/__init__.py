@@ -1,0 +1,1 @@
+"""Pure domain logic: money, durations, ids, lifecycle, signing. Standard library only, no I/O."""

@@ -1,0 +1,182 @@
+"""The payment lifecycle as pure functions: facts in, standing and events out.
+
+A payment's status is never stored as the result of a sequence of edits; it is always
+recomputed from facts — its amount, its credits (each seen / confirmed / orphaned, and
+whether it arrived after expiry), and whether it was expired or cancelled. Scan and
+confirm both call `evaluate()` before and after they change facts and emit the events
+`events_between()` names, so any order of credits, orphanings, confirmations and clock
+steps ends where a fresh recomputation would::
+
+    pending ──credit seen──▶ detected ──credits confirmed ≥ amount──▶ confirmed
+       │  └─partial credit─▶ partially_paid ─(more credit)─▶ detected
+       └─expired (nothing / too little received)─▶ expired ─(late credit ≥ amount)─▶ detected
+    an orphaned credit no longer counts: the payment steps back (payment.reorged)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    PARTIALLY_PAID = "partially_paid"
+    DETECTED = "detected"
+    CONFIRMED = "confirmed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    SETTLED = "settled"
+
+
+class TransferState(StrEnum):
+    SEEN = "seen"
+    CONFIRMED = "confirmed"
+    ORPHANED = "orphaned"
+
+
+#: Statuses whose deposit address the scanner watches. Expired payments are watched too,
+#: within the late-payment window, so money that arrives late is still recorded.
+RECEIVING = frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.DETECTED})
+#: Statuses `payment cancel` accepts.
+CANCELLABLE = frozenset({Status.PENDING, Status.PARTIALLY_PAID})
+#: Statuses `confirm` may expire.
+EXPIRABLE = frozenset({Status.PENDING, Status.PARTIALLY_PAID})
+
+EVENT_CREATED = "payment.created"
+EVENT_PARTIALLY_PAID = "payment.partially_paid"
+EVENT_DETECTED = "payment.detected"
+EVENT_CONFIRMED = "payment.confirmed"
+EVENT_EXPIRED = "payment.expired"
+EVENT_REORGED = "payment.reorged"
+EVENT_CANCELLED = "payment.cancelled"
+EVENT_SETTLED = "payment.settled"
+
+_STATUS_EVENT = {
+    Status.PARTIALLY_PAID: EVENT_PARTIALLY_PAID,
+    Status.DETECTED: EVENT_DETECTED,
+    Status.CONFIRMED: EVENT_CONFIRMED,
+    Status.EXPIRED: EVENT_EXPIRED,
+    Status.CANCELLED: EVENT_CANCELLED,
+    Status.SETTLED: EVENT_SETTLED,
+}
+# How far along the way to being paid a status is; a reorg that lowers it is reported
+# as payment.reorged alone, not as the lower status's event.
+_PROGRESS = {
+    Status.PENDING: 0,
+    Status.EXPIRED: 1,
+    Status.PARTIALLY_PAID: 1,
+    Status.DETECTED: 2,
+    Status.CONFIRMED: 3,
+    Status.SETTLED: 4,
+    Status.CANCELLED: 4,
+}
+
+
+@dataclass(frozen=True)
+class Credit:
+    """One on-chain transfer to the payment's address, as the lifecycle sees it."""
+
+    amount: int
+    state: TransferState
+    late: bool = False  # its block's time is after the payment's expiry
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Everything the status depends on."""
+
+    amount: int
+    credits: tuple[Credit, ...] = ()
+    expired: bool = False  # `confirm` decided the payment expired
+    cancelled: bool = False
+    settled: bool = False
+
+
+@dataclass(frozen=True)
+class Standing:
+    """The derived view of a payment: status, totals and flags."""
+
+    status: Status
+    received: int
+    confirmed: int
+    overpaid: bool
+    underpaid: bool
+    paid_late: bool
+
+
+def evaluate(facts: Facts) -> Standing:
+    """Compute a payment's standing from its facts. Total, deterministic, no I/O."""
+    active = [c for c in facts.credits if c.state is not TransferState.ORPHANED]
+    received = sum(c.amount for c in active)
+    confirmed = sum(c.amount for c in active if c.state is TransferState.CONFIRMED)
+    if facts.cancelled:
+        status = Status.CANCELLED
+    elif facts.settled:
+        status = Status.SETTLED
+    elif confirmed >= facts.amount:
+        status = Status.CONFIRMED
+    elif received >= facts.amount:
+        status = Status.DETECTED
+    elif facts.expired:
+        status = Status.EXPIRED
+    elif received > 0:
+        status = Status.PARTIALLY_PAID
+    else:
+        status = Status.PENDING
+    return Standing(
+        status=status,
+        received=received,
+        confirmed=confirmed,
+        overpaid=received > facts.amount,
+        underpaid=status is Status.EXPIRED and 0 < received < facts.amount,
+        paid_late=any(c.late for c in active),
+    )
+
+
+def events_between(
+    before: Standing, after: Standing, *, credited: bool = False, orphaned: bool = False
+) -> tuple[str, ...]:
+    """The webhook event types a change from `before` to `after` causes.
+
+    `credited`: a new credit was added in this step; `orphaned`: a credit was orphaned.
+    A step that changes nothing emits nothing, so re-running a pass never re-announces.
+    """
+    events: list[str] = []
+    if orphaned:
+        events.append(EVENT_REORGED)
+    if after.status is not before.status:
+        event = _STATUS_EVENT.get(after.status)
+        moved_forward = _PROGRESS[after.status] > _PROGRESS[before.status]
+        if event and (not orphaned or moved_forward):
+            events.append(event)
+    elif credited and after.received > before.received:
+        # More money on a payment whose status does not change: still announce it.
+        if after.status in (Status.PARTIALLY_PAID, Status.EXPIRED):
+            events.append(EVENT_PARTIALLY_PAID)
+        elif after.status in (Status.DETECTED, Status.CONFIRMED):
+            events.append(EVENT_DETECTED)
+    return tuple(events)
+
+
+def confirmations(head: int, block: int) -> int:
+    """How many blocks deep `block` is when the chain head is `head` (its own block counts)."""
+    return max(0, head - block + 1)
+
+
+def is_deep_enough(head: int, block: int, required: int) -> bool:
+    """True once `block` has at least `required` confirmations."""
+    return confirmations(head, block) >= required
+
+
+def may_expire(
+    standing: Standing, expires_at: datetime, now: datetime, *, chain_scanned_past: bool
+) -> bool:
+    """Whether `confirm` may expire the payment now.
+
+    Only a payment still short of its amount, past its expiry, and only once the scanner
+    has covered the chain up to that time (`chain_scanned_past`): a payment made on time
+    but not scanned yet must not be expired under the customer's feet.
+    """
+    return standing.status in EXPIRABLE and now >= expires_at and chain_scanned_past

@@ -1,0 +1,1 @@
+"""Webhook delivery: target checks, outbox claims, signed concurrent delivery."""

@@ -1,0 +1,70 @@
+"""Where a webhook may be sent: refuse private, loopback, link-local and metadata targets.
+
+A payment gateway that POSTs to merchant-supplied URLs must not become a way to reach
+the operator's internal network (SSRF). The URL's host is resolved and every address
+it resolves to is checked, at creation and again at delivery (DNS can change).
+`[webhooks] allow_private_targets = true` lifts the check (local development, tests).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from ctripctl.domain.inputs import check_webhook_url
+from ctripctl.errors import InputError
+
+_METADATA = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+}
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def is_forbidden(ip: IPAddress) -> bool:
+    """True for addresses a public webhook must never reach."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return (
+        ip in _METADATA
+        or ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_unspecified
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"))
+    )
+
+
+def resolve(host: str, port: int) -> list[IPAddress]:
+    """All addresses `host` resolves to (a literal IP resolves to itself)."""
+    try:
+        return [ipaddress.ip_address(host.strip("[]"))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise InputError(f"webhook host {host!r} does not resolve: {exc}") from None
+    return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+
+
+def check_target(url: str, *, allow_private: bool) -> str:
+    """Validate a webhook URL's syntax and, unless allowed, that it is publicly routable."""
+    check_webhook_url(url)
+    if allow_private:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for ip in resolve(host, port):
+        if is_forbidden(ip):
+            raise InputError(
+                f"webhook URL {url!r} points to a private or internal address ({ip}); "
+                "set [webhooks] allow_private_targets = true to allow it"
+            )
+    return url
