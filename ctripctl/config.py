@@ -221,9 +221,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
     )
 
     chains_raw = v.table(raw, "chains")
-    chains = {
-        name: _parse_chain(v, name, v.table(chains_raw, name, "chains"), env) for name in chains_raw
-    }
+    chains = {name: _parse_chain(v, name, v.table(chains_raw, name, "chains"), env) for name in chains_raw}
     return Config(
         path=path,
         database_url=database_url,
@@ -236,9 +234,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
     )
 
 
-def _parse_chain(
-    v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[str, str]
-) -> ChainConfig:
+def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ChainConfig:
     from ctripctl.chain.addresses import parse_address
 
     where = f"chains.{name}"
@@ -274,13 +270,10 @@ def _parse_chain(
             raise InputError(f"{v.path}: {twhere}.address: {exc}") from None
         if address in seen_addresses:
             raise InputError(
-                f"{v.path}: {twhere}.address: duplicate token (same address as "
-                f"{seen_addresses[address]})"
+                f"{v.path}: {twhere}.address: duplicate token (same address as {seen_addresses[address]})"
             )
         seen_addresses[address] = symbol
-        tokens[symbol] = TokenConfig(
-            symbol, address, v.integer(traw, "decimals", twhere, None, 0, 36)
-        )
+        tokens[symbol] = TokenConfig(symbol, address, v.integer(traw, "decimals", twhere, None, 0, 36))
     return ChainConfig(
         name=name,
         chain_id=v.integer(raw, "chain_id", where, None, 1, 2**63 - 1),
@@ -310,9 +303,7 @@ class _Validator:
         for key in raw:
             if key not in allowed:
                 hint = ", ".join(sorted(allowed))
-                raise InputError(
-                    f"{self.path}: unknown key {self._key(where, key)!r} (allowed here: {hint})"
-                )
+                raise InputError(f"{self.path}: unknown key {self._key(where, key)!r} (allowed here: {hint})")
 
     def table(self, raw: Mapping[str, Any], key: str, where: str = "") -> Mapping[str, Any]:
         value = raw.get(key, {})
@@ -339,9 +330,7 @@ class _Validator:
         if value is None:
             raise InputError(f"{self.path}: {self._key(where, key)} is required")
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-            raise InputError(
-                f"{self.path}: {self._key(where, key)} must be an integer from {lo} to {hi}"
-            )
+            raise InputError(f"{self.path}: {self._key(where, key)} must be an integer from {lo} to {hi}")
         return value
 
     def duration(self, raw: Mapping[str, Any], key: str, where: str, default: str) -> timedelta:

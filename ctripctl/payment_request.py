@@ -50,9 +50,7 @@ def build_request(
     chain_cfg = config.chain(chain)
     asset = chain_cfg.asset(token or None)
     amount_base = parse_amount(amount, asset.decimals, asset=asset.symbol)
-    expiry = (
-        parse_duration(expires_in, what="expires-in") if expires_in else config.default_expires_in
-    )
+    expiry = parse_duration(expires_in, what="expires-in") if expires_in else config.default_expires_in
     if reference is not None:
         check_reference(reference)
     if webhook_url:

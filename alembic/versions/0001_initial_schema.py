@@ -51,18 +51,12 @@ def upgrade() -> None:
         sa.Column("token", sa.String(length=32), nullable=True),
         sa.Column("token_address", sa.String(length=42), nullable=True),
         sa.Column("decimals", sa.Integer(), nullable=False),
-        sa.Column(
-            "amount_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False
-        ),
+        sa.Column("amount_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False),
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("derivation_index", sa.BigInteger(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column(
-            "received_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False
-        ),
-        sa.Column(
-            "confirmed_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False
-        ),
+        sa.Column("received_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False),
+        sa.Column("confirmed_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False),
         sa.Column("overpaid", sa.Boolean(), nullable=False),
         sa.Column("underpaid", sa.Boolean(), nullable=False),
         sa.Column("paid_late", sa.Boolean(), nullable=False),
@@ -112,9 +106,7 @@ def upgrade() -> None:
         sa.Column("from_address", sa.String(length=42), nullable=False),
         sa.Column("to_address", sa.String(length=42), nullable=False),
         sa.Column("token", sa.String(length=32), nullable=True),
-        sa.Column(
-            "amount_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False
-        ),
+        sa.Column("amount_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False),
         sa.Column("payment_id", sa.String(length=32), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("created_at", ctripctl.db.types.UTCDateTime(timezone=True), nullable=False),
@@ -174,9 +166,7 @@ def upgrade() -> None:
             autoincrement=True,
             nullable=False,
         ),
-        sa.Column(
-            "event_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
+        sa.Column("event_seq", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("attempt", sa.Integer(), nullable=False),
         sa.Column("url", sa.Text(), nullable=False),
         sa.Column("started_at", ctripctl.db.types.UTCDateTime(timezone=True), nullable=False),

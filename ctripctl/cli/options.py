@@ -12,9 +12,7 @@ if TYPE_CHECKING:
 
     from ctripctl.config import Config
 
-JsonOption = Annotated[
-    bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")
-]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout (for scripts).")]
 ConfigOption = Annotated[
     Path | None,
     typer.Option(

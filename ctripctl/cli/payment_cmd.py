@@ -64,9 +64,7 @@ def create(
     ] = None,
     reference: Annotated[
         str | None,
-        typer.Option(
-            help="Your order id; idempotent: the same reference returns the same payment."
-        ),
+        typer.Option(help="Your order id; idempotent: the same reference returns the same payment."),
     ] = None,
     webhook_url: Annotated[
         str | None, typer.Option(help="Where to POST events [default: webhooks.default_url].")
@@ -74,9 +72,7 @@ def create(
     expires_in: Annotated[
         str | None, typer.Option(help="Expiry like 90s, 30m, 2h, 1d [default: from config, 60m].")
     ] = None,
-    metadata: Annotated[
-        list[str] | None, typer.Option("--metadata", help="key=value, repeatable.")
-    ] = None,
+    metadata: Annotated[list[str] | None, typer.Option("--metadata", help="key=value, repeatable.")] = None,
     config_path: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -144,9 +140,7 @@ def import_(
         if as_json:
             emit_json([_public(o) for o in objects])
             return
-        render.payments_table(
-            objects, title=f"Imported {created} new, {len(results) - created} existing"
-        )
+        render.payments_table(objects, title=f"Imported {created} new, {len(results) - created} existing")
 
 
 @app.command()
@@ -204,9 +198,7 @@ def _confirmations(session: Session, payment: Payment) -> dict[str, int]:
 
 @app.command("list")
 def list_(
-    status: Annotated[
-        str | None, typer.Option(help=f"Only this status ({', '.join(STATUSES)}).")
-    ] = None,
+    status: Annotated[str | None, typer.Option(help=f"Only this status ({', '.join(STATUSES)}).")] = None,
     chain: Annotated[str | None, typer.Option(help="Only this chain.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
     config_path: ConfigOption = None,
@@ -230,8 +222,7 @@ def list_(
             config.chain(chain)
         with transaction(engine(config)) as session:
             objects = [
-                _object(p, config)
-                for p in list_payments(session, status=status, chain=chain, limit=limit)
+                _object(p, config) for p in list_payments(session, status=status, chain=chain, limit=limit)
             ]
         if as_json:
             emit_json([_public(o) for o in objects])

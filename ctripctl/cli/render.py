@@ -99,9 +99,7 @@ def payment_panel(
         for t in p["transfers"]:
             key = f"{t['tx_hash']}:{t['log_index']}"
             conf = "" if confirmations is None else str(confirmations.get(key, ""))
-            table.add_row(
-                t["tx_hash"], str(t["block_number"]), t["amount"], t["from"], t["state"], conf
-            )
+            table.add_row(t["tx_hash"], str(t["block_number"]), t["amount"], t["from"], t["state"], conf)
         stdout.print(table)
     events = list(events)
     if events:

@@ -10,9 +10,7 @@ import typer
 from ctripctl.cli.options import ConfigOption, JsonOption, load
 from ctripctl.cli.output import cli_errors, emit_json, info, stdout
 
-db_app = typer.Typer(
-    help="Database migrations (alembic, packaged with ctripctl).", no_args_is_help=True
-)
+db_app = typer.Typer(help="Database migrations (alembic, packaged with ctripctl).", no_args_is_help=True)
 
 
 def init(
@@ -96,9 +94,7 @@ def db_upgrade(
         if before == after:
             stdout.print(f"Database already at {after}.")
         else:
-            stdout.print(
-                f"Upgraded {mask_url(config.database_url)}: {before or 'empty'} → {after}."
-            )
+            stdout.print(f"Upgraded {mask_url(config.database_url)}: {before or 'empty'} → {after}.")
 
 
 @db_app.command("current")
@@ -124,9 +120,7 @@ def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) ->
         if as_json:
             emit_json(doc)
             return
-        note = (
-            "up to date" if now == newest else f"behind: run `ctripctl db upgrade` (head {newest})"
-        )
+        note = "up to date" if now == newest else f"behind: run `ctripctl db upgrade` (head {newest})"
         stdout.print(f"{mask_url(config.database_url)}: {now or 'empty'} ({note})")
 
 

@@ -42,9 +42,7 @@ def allocate_indexes(session: Session, count: int) -> int:
 
 
 def find_by_reference(session: Session, reference: str) -> Payment | None:
-    return session.execute(
-        select(Payment).where(Payment.reference == reference)
-    ).scalar_one_or_none()
+    return session.execute(select(Payment).where(Payment.reference == reference)).scalar_one_or_none()
 
 
 def _same_terms(payment: Payment, request: PaymentRequest) -> bool:
@@ -159,8 +157,7 @@ def cancel_payment(session: Session, payment_id: str, now: datetime) -> Payment:
         raise NotFound(f"no payment {payment_id!r}")
     if payment.status not in CANCELLABLE:
         raise RuleError(
-            f"{payment.id} is {payment.status}; only pending or partially paid payments "
-            "can be cancelled"
+            f"{payment.id} is {payment.status}; only pending or partially paid payments can be cancelled"
         )
     payment.cancelled_at = now
     refresh(session, payment, now)
@@ -171,8 +168,6 @@ def payment_events(session: Session, payment_id: str) -> list[WebhookEvent]:
     """The payment's outbox events, oldest first (its event history)."""
     return list(
         session.execute(
-            select(WebhookEvent)
-            .where(WebhookEvent.payment_id == payment_id)
-            .order_by(WebhookEvent.seq)
+            select(WebhookEvent).where(WebhookEvent.payment_id == payment_id).order_by(WebhookEvent.seq)
         ).scalars()
     )

@@ -36,9 +36,7 @@ def parse_metadata(pairs: list[str]) -> dict[str, str]:
 def check_reference(reference: str) -> str:
     """A reference is an idempotency key: 1-128 printable ASCII characters, no spaces."""
     if not _REFERENCE.fullmatch(reference):
-        raise InputError(
-            f"reference {reference!r} must be 1-128 printable ASCII characters without spaces"
-        )
+        raise InputError(f"reference {reference!r} must be 1-128 printable ASCII characters without spaces")
     return reference
 
 

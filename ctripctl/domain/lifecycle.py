@@ -170,9 +170,7 @@ def is_deep_enough(head: int, block: int, required: int) -> bool:
     return confirmations(head, block) >= required
 
 
-def may_expire(
-    standing: Standing, expires_at: datetime, now: datetime, *, chain_scanned_past: bool
-) -> bool:
+def may_expire(standing: Standing, expires_at: datetime, now: datetime, *, chain_scanned_past: bool) -> bool:
     """Whether `confirm` may expire the payment now.
 
     Only a payment still short of its amount, past its expiry, and only once the scanner

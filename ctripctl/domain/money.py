@@ -32,9 +32,7 @@ def parse_amount(text: str, decimals: int, *, asset: str = "the asset") -> int:
     whole = match["whole"]
     frac = (match["frac"] or "").rstrip("0")
     if len(frac) > decimals:
-        raise InputError(
-            f"amount {text!r} has {len(frac)} decimal places; {asset} has only {decimals}"
-        )
+        raise InputError(f"amount {text!r} has {len(frac)} decimal places; {asset} has only {decimals}")
     base = int(whole) * 10**decimals + (int(frac.ljust(decimals, "0")) if frac else 0)
     if base == 0:
         raise InputError("amount must be greater than zero")

@@ -1,0 +1,207 @@
+"""JSON-RPC over httpx: batches, timeouts, bounded retries, failover across rpc_urls.
+
+One pooled keep-alive connection per URL. Every call has a timeout; transient failures
+(connection errors, timeouts, 5xx, 429, JSON-RPC "internal"/rate-limit errors) are retried
+with tenacity (bounded, exponential, jitter); then the next URL in `rpc_urls` is tried;
+when all fail, NodeUnavailable is raised and the caller commits nothing.
+
+A node that reports another chain id than the config is refused (NodeUnavailable with
+a clear message) — scanning the wrong chain would record payments that never happened.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+from tenacity import (
+    RetryError,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from ctripctl.config import mask_url
+from ctripctl.errors import NodeUnavailable
+
+Call = tuple[str, Sequence[Any]]
+
+
+class TransientRpcError(Exception):
+    """A failure worth retrying on the same URL (network, 5xx, rate limit)."""
+
+
+class RpcError(Exception):
+    """The node answered with a JSON-RPC error that retrying will not fix."""
+
+    def __init__(self, method: str, code: int | None, message: str) -> None:
+        super().__init__(f"{method}: {message} (code {code})")
+        self.method = method
+        self.code = code
+        self.message = message
+
+
+_TRANSIENT_CODES = {-32603, -32005, 429}  # internal error, limit exceeded, rate limited
+
+
+class RpcClient:
+    """A JSON-RPC client for one chain, failing over across its URLs in order."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        *,
+        chain_id: int | None = None,
+        timeout: float = 10.0,
+        attempts: int = 3,
+        backoff_max: float = 2.0,
+    ) -> None:
+        if not urls:
+            raise ValueError("at least one RPC URL is needed")
+        self.urls = list(urls)
+        self.expected_chain_id = chain_id
+        self.timeout = timeout
+        self.attempts = attempts
+        self.backoff_max = backoff_max
+        self.requests_sent = 0  # HTTP requests, for benchmarks and pass summaries
+        self._active = 0  # index of the URL that last worked
+        self._verified: set[int] = set()
+        self._ids = itertools.count(1)
+        self._clients: dict[int, httpx.Client] = {}
+
+    # -- public ---------------------------------------------------------------------------
+    def call(self, method: str, *params: Any) -> Any:
+        """One request; returns its result or raises RpcError / NodeUnavailable."""
+        [result] = self.batch([(method, params)])
+        if isinstance(result, RpcError):
+            raise result
+        return result
+
+    def batch(self, calls: Sequence[Call]) -> list[Any]:
+        """Send calls as one JSON-RPC batch (one HTTP request). Results in call order;
+        a per-call JSON-RPC error comes back as an RpcError *value* in its slot."""
+        if not calls:
+            return []
+        return self._with_failover(lambda index: self._send(index, calls))
+
+    def close(self) -> None:
+        for client in self._clients.values():
+            client.close()
+        self._clients.clear()
+
+    def __enter__(self) -> RpcClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def active_url(self) -> str:
+        return mask_url(self.urls[self._active])
+
+    # -- internals ------------------------------------------------------------------------
+    def _client(self, index: int) -> httpx.Client:
+        client = self._clients.get(index)
+        if client is None:
+            client = httpx.Client(
+                timeout=self.timeout,
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
+                headers={"content-type": "application/json"},
+            )
+            self._clients[index] = client
+        return client
+
+    def _with_failover(self, attempt: Any) -> Any:
+        errors = []
+        order = [self._active, *[i for i in range(len(self.urls)) if i != self._active]]
+        for index in order:
+            try:
+                self._verify_chain(index)
+                result = self._retrying(lambda index=index: attempt(index))
+            except (TransientRpcError, _WrongChain) as exc:
+                errors.append(f"{mask_url(self.urls[index])}: {exc}")
+                continue
+            self._active = index
+            return result
+        raise NodeUnavailable("no RPC URL answered: " + "; ".join(errors))
+
+    def _retrying(self, fn: Any) -> Any:
+        retrying = Retrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential_jitter(initial=0.1, max=self.backoff_max),
+            retry=retry_if_exception_type(TransientRpcError),
+            reraise=True,
+        )
+        try:
+            return retrying(fn)
+        except RetryError as exc:  # pragma: no cover - reraise=True re-raises the last error
+            raise TransientRpcError(str(exc)) from None
+
+    def _verify_chain(self, index: int) -> None:
+        if self.expected_chain_id is None or index in self._verified:
+            return
+        [result] = self._retrying(lambda: self._send(index, [("eth_chainId", ())]))
+        if isinstance(result, RpcError):
+            raise TransientRpcError(f"eth_chainId failed: {result.message}")
+        actual = int(result, 16)
+        if actual != self.expected_chain_id:
+            raise _WrongChain(f"node is on chain id {actual}, config says {self.expected_chain_id}")
+        self._verified.add(index)
+
+    def _send(self, index: int, calls: Sequence[Call]) -> list[Any]:
+        first_id = next(self._ids)
+        ids = range(first_id, first_id + len(calls))
+        self._ids = itertools.count(first_id + len(calls))
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        self.requests_sent += 1
+        try:
+            response = self._client(index).post(self.urls[index], json=payload)
+        except httpx.TimeoutException:
+            raise TransientRpcError(f"timed out after {self.timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise TransientRpcError(f"{type(exc).__name__}: {exc}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise TransientRpcError(f"HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise TransientRpcError(f"HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            raise TransientRpcError("response is not JSON") from None
+        if isinstance(body, dict):  # some nodes answer a whole batch with one error object
+            error = body.get("error") or {}
+            raise TransientRpcError(f"batch refused: {error.get('message', body)}")
+        by_id = {item.get("id"): item for item in body if isinstance(item, dict)}
+        results: list[Any] = []
+        for i, (method, _params) in zip(ids, calls, strict=True):
+            item = by_id.get(i)
+            if item is None:
+                raise TransientRpcError(f"no answer for {method} in batch")
+            if "error" in item:
+                error = item["error"] or {}
+                code, message = error.get("code"), str(error.get("message", error))
+                if code in _TRANSIENT_CODES and not _is_range_error(message):
+                    raise TransientRpcError(f"{method}: {message}")
+                results.append(RpcError(method, code, message))
+            else:
+                results.append(item.get("result"))
+        return results
+
+
+class _WrongChain(Exception):
+    pass
+
+
+def _is_range_error(message: str) -> bool:
+    """'Query returned more than 10000 results' / 'block range too large': split, don't retry."""
+    text = message.lower()
+    return any(
+        marker in text
+        for marker in ("too many", "range", "more than", "limit exceeded", "response size", "too large")
+    )

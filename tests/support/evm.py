@@ -1,0 +1,74 @@
+"""Drive a real chain from tests with web3.py: fund, pay, deploy the ERC-20, mine, reorg."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from web3 import Web3
+from web3.types import TxReceipt
+
+from tests.support.anvil import Anvil
+
+ARTIFACT = json.loads((Path(__file__).resolve().parents[1] / "contracts" / "TestToken.json").read_text())
+
+#: The BIP-39 test vector mnemonic; its account xpub is the tests' wallet.
+TEST_MNEMONIC = (
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about"
+)
+
+
+class Chain:
+    """A web3 view of one anvil node, with the helpers payment tests need."""
+
+    def __init__(self, anvil: Anvil) -> None:
+        self.anvil = anvil
+        self.w3 = Web3(Web3.HTTPProvider(anvil.url, request_kwargs={"timeout": 20}))
+        self.accounts = self.w3.eth.accounts  # anvil's ten funded, unlocked accounts
+        self.payer = self.accounts[1]
+
+    # -- blocks -----------------------------------------------------------------------
+    @property
+    def head(self) -> int:
+        return self.w3.eth.block_number
+
+    def mine(self, blocks: int = 1) -> int:
+        self.anvil.rpc("anvil_mine", hex(blocks))
+        return self.head
+
+    def snapshot(self) -> str:
+        return self.anvil.rpc("evm_snapshot")
+
+    def revert(self, snapshot_id: str) -> None:
+        assert self.anvil.rpc("evm_revert", snapshot_id) is True
+
+    def reorg(self, depth: int, txs: list[tuple[dict[str, Any], int]] | None = None) -> None:
+        """anvil_reorg: replace the last `depth` blocks (optionally with [(tx, block_offset)])."""
+        self.anvil.rpc("anvil_reorg", {"depth": depth, "txBlockPairs": txs or []})
+
+    def block_hash(self, number: int) -> str:
+        return self.w3.eth.get_block(number)["hash"].to_0x_hex()
+
+    # -- native -----------------------------------------------------------------------
+    def send_eth(self, to: str, wei: int, sender: str | None = None) -> TxReceipt:
+        tx_hash = self.w3.eth.send_transaction(
+            {"from": sender or self.payer, "to": Web3.to_checksum_address(to), "value": wei}
+        )
+        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20)
+
+    # -- tokens -----------------------------------------------------------------------
+    def deploy_token(self, symbol: str = "USDT", decimals: int = 6) -> Any:
+        factory = self.w3.eth.contract(abi=ARTIFACT["abi"], bytecode=ARTIFACT["bytecode"])
+        tx = factory.constructor(f"Test {symbol}", symbol, decimals).transact({"from": self.accounts[0]})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=20)
+        token = self.w3.eth.contract(address=receipt["contractAddress"], abi=ARTIFACT["abi"])
+        mint = token.functions.mint(self.payer, 10**30).transact({"from": self.accounts[0]})
+        self.w3.eth.wait_for_transaction_receipt(mint, timeout=20)
+        return token
+
+    def send_token(self, token: Any, to: str, amount: int, sender: str | None = None) -> TxReceipt:
+        tx = token.functions.transfer(Web3.to_checksum_address(to), amount).transact(
+            {"from": sender or self.payer}
+        )
+        return self.w3.eth.wait_for_transaction_receipt(tx, timeout=20)
