@@ -6,6 +6,7 @@ every command imports its heavy modules (SQLAlchemy, web3, httpx) when it runs.
 
 from __future__ import annotations
 
+import enum
 from typing import Annotated
 
 import typer
@@ -25,6 +26,11 @@ app = typer.Typer(
 )
 
 
+class LogFormat(enum.StrEnum):
+    text = "text"
+    json = "json"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"ctripctl {__version__}")
@@ -37,8 +43,21 @@ def root(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
     ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More logs on stderr (-vv: libraries too).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors on stderr.")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format", envvar="CTRIP_LOG_FORMAT", help="Log lines as text or JSON (one object a line)."
+        ),
+    ] = LogFormat.text,
 ) -> None:
     """A self-hosted EVM payment gateway, run from the command line and cron."""
+    from ctripctl.ops.logs import configure_logging
+
+    configure_logging(-1 if quiet else verbose, log_format.value)
 
 
 app.command("init")(setup_cmd.init)

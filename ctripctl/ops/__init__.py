@@ -1,0 +1,1 @@
+"""Operator plumbing: Prometheus metrics files, health thresholds, pass logging."""
