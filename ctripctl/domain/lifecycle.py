@@ -140,18 +140,30 @@ def events_between(
 ) -> tuple[str, ...]:
     """The webhook event types a change from `before` to `after` causes.
 
-    `credited`: a new credit was added in this step; `orphaned`: a credit was orphaned.
-    A step that changes nothing emits nothing, so re-running a pass never re-announces.
+    The events follow from the difference between the two standings, so re-evaluating
+    the same facts emits nothing and a re-run pass never re-announces. `credited` (a
+    credit was added in this step) and `orphaned` (a credit was orphaned) state what the
+    caller did; an event needs both the intent and a real change in money:
+
+    * money lost (received or confirmed went down) by an orphaning → `payment.reorged`
+      first, plus the new status's event only if the status still moved forward;
+    * a status change otherwise → the new status's event (none for `pending`);
+    * more money without a status change → `payment.partially_paid` while short of the
+      amount (also on an expired payment: a late partial credit is reported), else
+      `payment.detected` (also on a confirmed one: an overpayment is reported).
     """
     events: list[str] = []
-    if orphaned:
+    lost = after.received < before.received or after.confirmed < before.confirmed
+    gained = after.received > before.received
+    reorged = orphaned and lost
+    if reorged:
         events.append(EVENT_REORGED)
     if after.status is not before.status:
         event = _STATUS_EVENT.get(after.status)
         moved_forward = _PROGRESS[after.status] > _PROGRESS[before.status]
-        if event and (not orphaned or moved_forward):
+        if event and (not reorged or moved_forward):
             events.append(event)
-    elif credited and after.received > before.received:
+    elif credited and gained:
         # More money on a payment whose status does not change: still announce it.
         if after.status in (Status.PARTIALLY_PAID, Status.EXPIRED):
             events.append(EVENT_PARTIALLY_PAID)
@@ -168,6 +180,15 @@ def confirmations(head: int, block: int) -> int:
 def is_deep_enough(head: int, block: int, required: int) -> bool:
     """True once `block` has at least `required` confirmations."""
     return confirmations(head, block) >= required
+
+
+def deepest_confirmable(head: int, required: int) -> int:
+    """The highest block number with `required` confirmations at `head` (may be < 0).
+
+    `is_deep_enough(head, b, required)` ⇔ `b <= deepest_confirmable(head, required)`, so
+    a query can select the candidates with one range condition.
+    """
+    return head - required + 1
 
 
 def may_expire(standing: Standing, expires_at: datetime, now: datetime, *, chain_scanned_past: bool) -> bool:
