@@ -7,11 +7,16 @@ when all fail, NodeUnavailable is raised and the caller commits nothing.
 
 A node that reports another chain id than the config is refused (NodeUnavailable with
 a clear message) — scanning the wrong chain would record payments that never happened.
+
+The client is safe to share between threads: the scanner keeps a few batches in flight
+from a small thread pool over the same pooled keep-alive httpx.Client (httpx.Client is
+thread-safe; the request-id counter and `requests_sent` are guarded by a lock).
 """
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -58,7 +63,11 @@ class RpcClient:
         timeout: float = 10.0,
         attempts: int = 3,
         backoff_max: float = 2.0,
+        max_connections: int = 4,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
+        """`timeout` bounds every HTTP request (connect, read, write, pool) in seconds;
+        `transport` replaces the network in unit tests (httpx.MockTransport)."""
         if not urls:
             raise ValueError("at least one RPC URL is needed")
         self.urls = list(urls)
@@ -70,6 +79,9 @@ class RpcClient:
         self._active = 0  # index of the URL that last worked
         self._verified: set[int] = set()
         self._ids = itertools.count(1)
+        self.max_connections = max_connections
+        self._transport = transport
+        self._lock = threading.Lock()
         self._clients: dict[int, httpx.Client] = {}
 
     # -- public ---------------------------------------------------------------------------
@@ -104,15 +116,20 @@ class RpcClient:
 
     # -- internals ------------------------------------------------------------------------
     def _client(self, index: int) -> httpx.Client:
-        client = self._clients.get(index)
-        if client is None:
-            client = httpx.Client(
-                timeout=self.timeout,
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
-                headers={"content-type": "application/json"},
-            )
-            self._clients[index] = client
-        return client
+        with self._lock:
+            client = self._clients.get(index)
+            if client is None:
+                client = httpx.Client(
+                    timeout=self.timeout,
+                    limits=httpx.Limits(
+                        max_connections=self.max_connections,
+                        max_keepalive_connections=self.max_connections,
+                    ),
+                    headers={"content-type": "application/json"},
+                    transport=self._transport,
+                )
+                self._clients[index] = client
+            return client
 
     def _with_failover(self, attempt: Any) -> Any:
         errors = []
@@ -126,12 +143,12 @@ class RpcClient:
                 continue
             self._active = index
             return result
-        raise NodeUnavailable("no RPC URL answered: " + "; ".join(errors))
+        raise NodeUnavailable("no usable RPC URL: " + "; ".join(errors))
 
     def _retrying(self, fn: Any) -> Any:
         retrying = Retrying(
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=0.1, max=self.backoff_max),
+            wait=wait_exponential_jitter(multiplier=0.1, max=self.backoff_max, jitter=0.2),
             retry=retry_if_exception_type(TransientRpcError),
             reraise=True,
         )
@@ -152,14 +169,15 @@ class RpcClient:
         self._verified.add(index)
 
     def _send(self, index: int, calls: Sequence[Call]) -> list[Any]:
-        first_id = next(self._ids)
+        with self._lock:
+            first_id = next(self._ids)
+            self._ids = itertools.count(first_id + len(calls))
+            self.requests_sent += 1
         ids = range(first_id, first_id + len(calls))
-        self._ids = itertools.count(first_id + len(calls))
         payload = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
             for i, (m, p) in zip(ids, calls, strict=True)
         ]
-        self.requests_sent += 1
         try:
             response = self._client(index).post(self.urls[index], json=payload)
         except httpx.TimeoutException:
@@ -174,6 +192,8 @@ class RpcClient:
             body = response.json()
         except ValueError:
             raise TransientRpcError("response is not JSON") from None
+        if isinstance(body, dict) and "error" not in body:
+            raise TransientRpcError("batch answered with a single non-error object")
         if isinstance(body, dict):  # some nodes answer a whole batch with one error object
             error = body.get("error") or {}
             raise TransientRpcError(f"batch refused: {error.get('message', body)}")
@@ -186,7 +206,7 @@ class RpcClient:
             if "error" in item:
                 error = item["error"] or {}
                 code, message = error.get("code"), str(error.get("message", error))
-                if code in _TRANSIENT_CODES and not _is_range_error(message):
+                if code in _TRANSIENT_CODES and not is_range_error(message):
                     raise TransientRpcError(f"{method}: {message}")
                 results.append(RpcError(method, code, message))
             else:
@@ -198,7 +218,7 @@ class _WrongChain(Exception):
     pass
 
 
-def _is_range_error(message: str) -> bool:
+def is_range_error(message: str) -> bool:
     """'Query returned more than 10000 results' / 'block range too large': split, don't retry."""
     text = message.lower()
     return any(

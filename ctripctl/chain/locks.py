@@ -1,0 +1,104 @@
+"""The per-chain scan lock: at most one scan pass per chain at a time, across hosts.
+
+A second pass that overlaps a running one must exit at once, change nothing and say so
+(Busy, exit 6). Passes on different chains run in parallel (the key names the chain).
+
+PostgreSQL: `pg_try_advisory_lock(hashtext(current_schema() || ':scan:' || chain))` on a
+dedicated autocommit connection held for the whole pass. Session-level advisory locks
+do not keep a transaction open (no "idle in transaction", no vacuum hold-back), and the
+server drops them when the connection dies, so a killed pass never wedges the chain.
+The schema is in the key because two ctripctl installations (or the test suite's
+per-test schemas) may share one database.
+
+SQLite: deliberately NOT a long `BEGIN IMMEDIATE` transaction. SQLite has one writer
+lock for the whole file, so holding it across the network fetch (seconds on a real
+node) would make every `payment create` wait for the scan — and time out at
+busy_timeout on a slow node. Instead an `fcntl.flock(LOCK_EX | LOCK_NB)` on a lock file
+next to the database file (`<db>.scan-<chain>.lock`): only scan passes of the same chain
+contend for it, the OS releases it when the process exits or dies, and the database
+itself is locked only for the pass's short write transaction. SQLite is single-host by
+nature, so a host-local lock is enough. (The write transaction additionally
+compare-and-sets the checkpoint, so even without the lock two passes could not both
+commit the same range.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ctripctl.errors import Busy
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+
+def busy_message(chain: str) -> str:
+    return f"another scan pass of chain {chain!r} is running (it holds the lock); this run changed nothing"
+
+
+@contextlib.contextmanager
+def scan_lock(engine: Engine, chain: str) -> Iterator[None]:
+    """Hold the chain's scan lock for the block, or raise Busy at once."""
+    if engine.dialect.name == "postgresql":
+        with _advisory_lock(engine, f":scan:{chain}", busy_message(chain)):
+            yield
+    elif engine.dialect.name == "sqlite":
+        with _file_lock(engine, f"scan-{chain}", busy_message(chain)):
+            yield
+    else:  # pragma: no cover - only the two supported databases are configured
+        raise NotImplementedError(engine.dialect.name)
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Engine, suffix: str, message: str) -> Iterator[None]:
+    from sqlalchemy import text
+
+    from ctripctl.db.session import map_db_errors
+
+    key = text("hashtext(current_schema() || :suffix)")
+    with map_db_errors():
+        conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        with map_db_errors():
+            got = conn.execute(
+                text(f"SELECT pg_try_advisory_lock({key.text})"), {"suffix": suffix}
+            ).scalar_one()
+        if not got:
+            raise Busy(message)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(Exception):  # a dead connection released it already
+                conn.execute(text(f"SELECT pg_advisory_unlock({key.text})"), {"suffix": suffix})
+    finally:
+        conn.close()
+
+
+def lock_path(database: str, name: str) -> Path:
+    """The lock file of `name` next to the SQLite database file."""
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
+    return Path(f"{database}.{safe}.lock")
+
+
+@contextlib.contextmanager
+def _file_lock(engine: Engine, name: str, message: str) -> Iterator[None]:
+    import fcntl
+
+    database = engine.url.database
+    if not database or database == ":memory:":  # a private in-memory database: nobody to race
+        yield
+        return
+    path = lock_path(database, name)
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(message) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

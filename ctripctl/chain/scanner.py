@@ -1,0 +1,257 @@
+"""One bounded scan pass of one chain: lock, check for reorgs, fetch, record, report.
+
+    scan(config, "eth")                      # one pass of at most block_batch_size blocks
+    scan(config, "eth", batches=10)          # up to 10 passes, stopping once caught up
+    scan(config, "eth", from_block=N)        # operator rescan: rewind the checkpoint to N−1
+
+A pass, under the chain's scan lock (chain/locks.py; a second pass gets Busy):
+
+1. read the checkpoint (before the first pass: start_block − 1) and ask the node for
+   its head and its hash of the checkpoint block, in one request;
+2. if the hashes differ, a reorg: walk the stored recent hashes (scanned_blocks) down to
+   the highest one the node still agrees with — the common ancestor — and scan from
+   there; transfers above it are orphaned in the pass's transaction;
+3. read the watched addresses (AFTER the head: a payment created later cannot have been
+   paid in a block at or below that head, so no credit can slip between the two reads);
+4. fetch ancestor/checkpoint+1 .. min(+block_batch_size, head) with no database
+   transaction open (chain/fetch.py);
+5. record everything in ONE transaction that compare-and-sets the checkpoint
+   (db/scan_store.py).
+
+`--from-block N` (a rescan) moves the checkpoint back to N − 1 and scans forward from
+there: credits already recorded are left alone (unique per chain, tx, log index), only
+missing ones are inserted, and a recorded transfer whose block is no longer on the
+chain is orphaned — so a rescan never counts anything twice.
+
+Node failures surface as NodeUnavailable (exit 5) before the write transaction, so the
+checkpoint is untouched.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ctripctl.errors import InputError, RuleError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from ctripctl.chain.rpc import RpcClient
+    from ctripctl.config import ChainConfig, Config
+
+#: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """What one pass (or, combined, several) did; `to_json()` is the --json document."""
+
+    chain: str
+    from_block: int | None  # None when no block was scanned
+    to_block: int | None
+    checkpoint: int
+    head: int
+    blocks_scanned: int
+    transfers_found: int
+    transfers_orphaned: int
+    payments_updated: int
+    events: int
+    reorg_depth: int
+    lag: int
+    elapsed_s: float
+    rpc_requests: int
+    passes: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scan(
+    config: Config,
+    chain_name: str,
+    *,
+    batches: int = 1,
+    from_block: int | None = None,
+    progress: ProgressFn | None = None,
+    engine: Engine | None = None,
+) -> PassResult:
+    """Run up to `batches` passes (stopping early once caught up with the head)."""
+    from ctripctl.chain.locks import scan_lock
+    from ctripctl.chain.rpc import RpcClient
+    from ctripctl.db.session import get_engine
+
+    if batches < 1:
+        raise InputError("--batches must be at least 1")
+    if from_block is not None and from_block < 0:
+        raise InputError("--from-block must be 0 or more")
+    chain = config.chain(chain_name)
+    engine = engine or get_engine(config.database_url)
+    started = time.perf_counter()
+    results: list[PassResult] = []
+    with scan_lock(engine, chain.name), _client(RpcClient, chain) as rpc:
+        for index in range(batches):
+            result = one_pass(
+                engine,
+                rpc,
+                chain,
+                config,
+                rescan_from=from_block if index == 0 else None,
+                progress=progress,
+            )
+            results.append(result)
+            if result.lag == 0:
+                break
+    return combine(results, time.perf_counter() - started)
+
+
+def _client(factory: type[RpcClient], chain: ChainConfig) -> RpcClient:
+    return factory(chain.rpc_urls, chain_id=chain.chain_id, timeout=chain.rpc_timeout.total_seconds())
+
+
+def one_pass(
+    engine: Engine,
+    rpc: RpcClient,
+    chain: ChainConfig,
+    config: Config,
+    *,
+    rescan_from: int | None = None,
+    progress: ProgressFn | None = None,
+) -> PassResult:
+    """One pass; the caller holds the chain's scan lock."""
+    from ctripctl.chain.fetch import fetch_range
+    from ctripctl.db import scan_store
+
+    started = time.perf_counter()
+    requests_before = rpc.requests_sent
+    old = scan_store.read_checkpoint(engine, chain.name, chain.start_block)
+    base, base_hash = old.last_block, old.hash
+    if rescan_from is not None:
+        if rescan_from > old.last_block + 1:
+            raise InputError(
+                f"--from-block {rescan_from} is past the next block to scan ({old.last_block + 1}); "
+                "a rescan can only go back"
+            )
+        base, base_hash = rescan_from - 1, None
+
+    head, node_hash = _head_and_hash(rpc, base if base_hash else None)
+    reorg_depth = 0
+    orphan_above = None
+    if base_hash is not None and node_hash != base_hash:
+        ancestor, ancestor_hash = _common_ancestor(engine, rpc, chain, base)
+        reorg_depth = base - ancestor
+        base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
+
+    now = datetime.now(UTC)
+    watched = scan_store.read_watched(engine, chain.name, now, config.late_window)
+    start, end = base + 1, min(base + chain.block_batch_size, head)
+    total = max(0, end - start + 1)
+    done = 0
+
+    def advance(blocks: int) -> None:
+        nonlocal done
+        done += blocks
+        if progress is not None:
+            progress(done, total)
+
+    data = fetch_range(rpc, start, end, watched, parent_hash=base_hash, progress=advance)
+    symbols = {t.address.lower(): symbol for symbol, t in chain.tokens.items()}
+    recorded = scan_store.record_pass(
+        engine,
+        chain=chain.name,
+        old=old,
+        base=base,
+        base_hash=base_hash,
+        headers=data.headers,
+        credits=data.credits,
+        token_symbols=symbols,
+        orphan_above=orphan_above,
+        head=head,
+        keep=chain.confirmations + scan_store.HASH_MARGIN,
+        now=now,
+    )
+    checkpoint = data.last.number if data.last else base
+    return PassResult(
+        chain=chain.name,
+        from_block=start if data.headers else None,
+        to_block=checkpoint if data.headers else None,
+        checkpoint=checkpoint,
+        head=head,
+        blocks_scanned=len(data.headers),
+        transfers_found=recorded.transfers_found,
+        transfers_orphaned=recorded.transfers_orphaned,
+        payments_updated=recorded.payments_updated,
+        events=recorded.events,
+        reorg_depth=reorg_depth,
+        lag=max(0, head - checkpoint),
+        elapsed_s=round(time.perf_counter() - started, 3),
+        rpc_requests=rpc.requests_sent - requests_before,
+    )
+
+
+def _head_and_hash(rpc: RpcClient, number: int | None) -> tuple[int, str | None]:
+    """The node's head, and its hash of block `number` (if asked), in one request."""
+    from ctripctl.chain.rpc import RpcError
+    from ctripctl.errors import NodeUnavailable
+
+    calls: list[tuple[str, tuple[Any, ...]]] = [("eth_blockNumber", ())]
+    if number is not None and number >= 0:
+        calls.append(("eth_getBlockByNumber", (hex(number), False)))
+    results = rpc.batch(calls)
+    for result in results:
+        if isinstance(result, RpcError):
+            raise NodeUnavailable(f"the node refused {result.method}: {result.message}")
+    head = int(results[0], 16)
+    block = results[1] if len(results) > 1 else None
+    return head, (block["hash"] if block else None)
+
+
+def _common_ancestor(engine: Engine, rpc: RpcClient, chain: ChainConfig, below: int) -> tuple[int, str]:
+    """The highest stored block at or below `below` whose hash the node still has."""
+    from ctripctl.chain.rpc import RpcError
+    from ctripctl.db.scan_store import read_recent_blocks
+    from ctripctl.errors import NodeUnavailable
+
+    stored = read_recent_blocks(engine, chain.name, below)
+    if stored:
+        answers = rpc.batch([("eth_getBlockByNumber", (hex(n), False)) for n, _ in stored])
+        for (number, stored_hash), block in zip(stored, answers, strict=True):
+            if isinstance(block, RpcError):
+                raise NodeUnavailable(f"eth_getBlockByNumber({number}) failed: {block.message}")
+            if block is not None and block["hash"] == stored_hash:
+                return number, stored_hash
+    lowest = stored[-1][0] if stored else below
+    raise RuleError(
+        f"chain {chain.name!r} reorganised deeper than the {len(stored)} block hashes kept "
+        f"(none of blocks {lowest}..{below} matches the node); check the node, then rescan with "
+        f"`ctripctl scan --chain {chain.name} --from-block N` from a block before the fork"
+    )
+
+
+def combine(results: list[PassResult], elapsed: float) -> PassResult:
+    """Summarise several passes as one document (first range start to last range end)."""
+    if len(results) == 1:
+        return results[0]
+    scanned = [r for r in results if r.blocks_scanned]
+    last = results[-1]
+    return PassResult(
+        chain=last.chain,
+        from_block=scanned[0].from_block if scanned else None,
+        to_block=scanned[-1].to_block if scanned else None,
+        checkpoint=last.checkpoint,
+        head=last.head,
+        blocks_scanned=sum(r.blocks_scanned for r in results),
+        transfers_found=sum(r.transfers_found for r in results),
+        transfers_orphaned=sum(r.transfers_orphaned for r in results),
+        payments_updated=sum(r.payments_updated for r in results),
+        events=sum(r.events for r in results),
+        reorg_depth=max(r.reorg_depth for r in results),
+        lag=last.lag,
+        elapsed_s=round(elapsed, 3),
+        rpc_requests=sum(r.rpc_requests for r in results),
+        passes=len(results),
+    )

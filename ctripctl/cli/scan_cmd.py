@@ -1,0 +1,142 @@
+"""`ctripctl scan`: one bounded, checkpointed, reorg-safe scan pass of one chain."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
+from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ctripctl.chain.scanner import ProgressFn
+
+
+def scan(
+    chain: ChainOption,
+    batches: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Run up to N passes back to back (stops early once caught up with the head); "
+            "--json then prints ONE document summarising all of them.",
+        ),
+    ] = 1,
+    from_block: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            help="Rescan from block N: move the checkpoint back to N-1 and scan forward. Credits "
+            "already recorded are left alone and only missing ones are added, so nothing is "
+            "counted twice; recorded credits whose block left the chain are orphaned.",
+        ),
+    ] = None,
+    config_path: ConfigOption = None,
+    metrics_file: MetricsFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Scan new blocks of a chain for payments: one bounded pass from the checkpoint.
+
+    Covers at most block_batch_size blocks, never past the node's head, finds native and
+    token credits to open payments, handles reorgs, and commits everything (transfers,
+    statuses, webhook events, checkpoint) in one transaction. Run it from cron. A second
+    overlapping pass on the same chain exits at once with code 6, changing nothing;
+    an unreachable node exits 5 with the checkpoint untouched.
+
+    Output (--json): chain, from_block, to_block, head, blocks_scanned, transfers_found,
+    payments_updated, reorg_depth, lag (head - checkpoint), elapsed_s, plus checkpoint,
+    transfers_orphaned, events, rpc_requests, passes. from_block/to_block are null when
+    no block was scanned.
+
+    Example:
+
+        ctripctl scan --chain eth --batches 10 --json
+    """
+    started = time.monotonic()
+    result: dict[str, Any] | None = None
+    try:
+        with cli_errors():
+            from ctripctl.chain.scanner import scan as run_scan
+
+            config = load(config_path)
+            with _progress(enabled=is_terminal() and not as_json) as progress:
+                outcome = run_scan(config, chain, batches=batches, from_block=from_block, progress=progress)
+            result = outcome.to_json()
+    finally:
+        _report(chain, result, metrics_file, time.monotonic() - started)
+    if as_json:
+        emit_json(result)
+    else:
+        _render(result)
+
+
+def _report(chain: str, result: dict[str, Any] | None, metrics_file: Path | None, elapsed: float) -> None:
+    """The pass's log line and (when asked) its metrics file — also when it failed."""
+    from ctripctl.ops.logs import log_pass
+
+    ok = result is not None
+    log_pass("scan", chain, result or {}, ok=ok, duration_s=elapsed)
+    if metrics_file is not None:
+        from ctripctl.ops.metrics import write_metrics
+
+        with cli_errors():
+            write_metrics(metrics_file, "scan", chain, result or {}, ok, duration_s=elapsed)
+
+
+@contextlib.contextmanager
+def _progress(*, enabled: bool) -> Iterator[ProgressFn | None]:
+    """A rich progress bar on stderr while fetching, only for a person at a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("scanning blocks"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _render(r: dict[str, Any] | None) -> None:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    assert r is not None
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
+    scanned = (
+        f"{r['from_block']}..{r['to_block']} ({r['blocks_scanned']} blocks)"
+        if r["blocks_scanned"]
+        else "nothing new"
+    )
+    rows = [
+        ("blocks", scanned),
+        ("head", f"{r['head']} (checkpoint {r['checkpoint']}, lag {r['lag']})"),
+        ("credits found", str(r["transfers_found"])),
+        ("payments updated", f"{r['payments_updated']} ({r['events']} webhook events queued)"),
+    ]
+    if r["reorg_depth"]:
+        rows.append(
+            ("reorg", f"[yellow]{r['reorg_depth']} blocks rolled back, {r['transfers_orphaned']} orphaned[/]")
+        )
+    rows.append(("took", f"{r['elapsed_s']:.2f}s, {r['rpc_requests']} RPC requests, {r['passes']} pass(es)"))
+    for key, value in rows:
+        grid.add_row(key, value)
+    stdout.print(Panel(grid, title=f"scan {r['chain']}", title_align="left", expand=False))

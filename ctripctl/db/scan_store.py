@@ -1,0 +1,320 @@
+"""What a scan pass reads before fetching, and the one transaction that records it.
+
+Reads (short transactions, before any network fetch): the checkpoint, the watched
+deposit addresses, the stored recent block hashes.
+
+Write (`record_pass`, ONE transaction after the fetch): orphan the transfers a reorg or
+a rescan showed to be off the chain, insert (or revive) the credits found, recompute
+every touched payment through `recompute.refresh` (which writes the outbox events in
+this same transaction), store the scanned blocks' hashes (pruned to the confirmation
+depth plus a margin), and move the checkpoint with a compare-and-set on its old value.
+Crash before the commit: nothing of the pass is kept and the next pass redoes the range;
+after it: the checkpoint has moved and nothing is redone. Re-recording a credit that is
+already live changes nothing (unique chain + tx hash + log index), so no interleaving
+counts money twice.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ctripctl.chain.addresses import to_checksum
+from ctripctl.chain.fetch import Found, Header, Watch
+from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
+from ctripctl.db.recompute import refresh
+from ctripctl.db.session import transaction
+from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
+from ctripctl.errors import Busy
+
+#: Block hashes kept beyond the confirmation depth, so a reorg a little deeper than
+#: `confirmations` is still walked back to its common ancestor.
+HASH_MARGIN = 16
+
+#: Test-only fault injection (documented in the README of the tests): when set to
+#: "crash-before-commit" / "crash-after-commit", the process exits with FAULT_EXIT_CODE
+#: right before / right after the pass's commit, as a `kill -9` would.
+FAULT_ENV = "CTRIP_TEST_FAULT"
+FAULT_EXIT_CODE = 86
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The last block a pass committed (start_block − 1 before the first pass)."""
+
+    last_block: int
+    hash: str | None
+    exists: bool  # False: no chain_states row yet (the first pass inserts it)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    transfers_found: int  # credits inserted or revived
+    transfers_orphaned: int
+    payments_updated: int
+    events: int
+
+
+def read_checkpoint(engine: Engine, chain: str, start_block: int) -> Checkpoint:
+    with transaction(engine) as session:
+        state = session.get(ChainState, chain)
+        if state is None:
+            return Checkpoint(start_block - 1, None, exists=False)
+        return Checkpoint(state.last_block, state.last_block_hash, exists=True)
+
+
+def read_watched(engine: Engine, chain: str, now: datetime, late_window: timedelta) -> dict[str, Watch]:
+    """Lowercase deposit address → Watch, for payments that can still receive money.
+
+    RECEIVING statuses, plus expired payments whose expiry is within the late window (a
+    late credit is recorded and flagged paid_late, never dropped).
+    """
+    receiving = [s.value for s in RECEIVING]
+    stmt = select(Payment.id, Payment.address, Payment.token_address).where(
+        Payment.chain == chain,
+        or_(
+            Payment.status.in_(receiving),
+            and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > now - late_window),
+        ),
+    )
+    with transaction(engine) as session:
+        rows = session.execute(stmt).all()
+    return {
+        address.lower(): Watch(payment_id, token.lower() if token else None)
+        for payment_id, address, token in rows
+    }
+
+
+def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
+    """Stored (number, hash) pairs at or below `upto`, newest first."""
+    stmt = (
+        select(ScannedBlock.number, ScannedBlock.hash)
+        .where(ScannedBlock.chain == chain, ScannedBlock.number <= upto)
+        .order_by(ScannedBlock.number.desc())
+    )
+    with transaction(engine) as session:
+        return [(n, h) for n, h in session.execute(stmt).all()]
+
+
+def record_pass(
+    engine: Engine,
+    *,
+    chain: str,
+    old: Checkpoint,
+    base: int,
+    base_hash: str | None,
+    headers: Sequence[Header],
+    credits: Sequence[Found],
+    token_symbols: Mapping[str, str],
+    orphan_above: int | None,
+    head: int,
+    keep: int,
+    now: datetime,
+) -> Recorded:
+    """Commit one pass in one transaction (see the module docstring).
+
+    `base` is the block the range was scanned from (the checkpoint, the reorg's common
+    ancestor, or a rescan's from-block − 1); the new checkpoint is the last header, or
+    `base` when no block was scanned. `orphan_above`: the common ancestor of a reorg,
+    above which every live transfer is orphaned before the new branch is recorded.
+    """
+    last = headers[-1] if headers else None
+    new_block = last.number if last else base
+    new_hash = last.hash if last else base_hash
+    hashes = {h.number: h.hash for h in headers}
+    times = {h.number: datetime.fromtimestamp(h.timestamp, UTC) for h in headers}
+    orphaned_ids: set[str] = set()
+    credited_ids: set[str] = set()
+    found_keys = {(c.tx_hash, c.log_index) for c in credits}
+
+    with transaction(engine) as session:
+        _move_checkpoint(session, chain, old, new_block, new_hash, times.get(new_block), head, now)
+
+        stale: list[Transfer] = []
+        if orphan_above is not None:
+            stale += _live_transfers(session, chain, orphan_above + 1, None)
+        if headers:
+            # A rescan re-checks blocks already recorded: a live transfer whose block hash
+            # is no longer the node's block at that height is off the chain.
+            stale += [
+                t
+                for t in _live_transfers(session, chain, headers[0].number, new_block)
+                if hashes.get(t.block_number) != t.block_hash and (t.tx_hash, t.log_index) not in found_keys
+            ]
+        for t in {t.id: t for t in stale}.values():
+            if (
+                orphan_above is not None
+                and t.block_number > orphan_above
+                and (t.tx_hash, t.log_index) in found_keys
+            ):
+                continue  # re-included on the new branch: updated below, not orphaned
+            t.state = TransferState.ORPHANED.value
+            t.orphaned_at = now
+            orphaned_ids.add(t.payment_id)
+
+        payments = _load_payments(session, {c.payment_id for c in credits} | orphaned_ids)
+        found = 0
+        moved_ids: set[str] = set()
+        for c in credits:
+            payment = payments.get(c.payment_id)
+            if payment is None:  # deleted meanwhile: nothing to credit
+                continue
+            outcome = _record_credit(payment, c, chain, times[c.block_number], token_symbols, now)
+            if outcome == "counted":
+                found += 1
+                credited_ids.add(payment.id)
+            elif outcome == "moved":
+                moved_ids.add(payment.id)
+
+        events = 0
+        touched = orphaned_ids | credited_ids | moved_ids
+        for payment_id in sorted(touched):
+            events += len(
+                refresh(
+                    session,
+                    payments[payment_id],
+                    now,
+                    credited=payment_id in credited_ids,
+                    orphaned=payment_id in orphaned_ids,
+                )
+            )
+
+        _store_hashes(session, chain, base, headers, new_block, keep)
+        session.flush()
+        _fault("crash-before-commit")
+    _fault("crash-after-commit")
+    return Recorded(found, len(orphaned_ids), len(touched), events)
+
+
+def _move_checkpoint(
+    session: Session,
+    chain: str,
+    old: Checkpoint,
+    new_block: int,
+    new_hash: str | None,
+    new_time: datetime | None,
+    head: int,
+    now: datetime,
+) -> None:
+    """Compare-and-set: move the checkpoint only if it is still where this pass read it."""
+    values = {
+        "last_block": new_block,
+        "last_block_hash": new_hash,
+        "head_block": head,
+        "last_scan_at": now,
+        "updated_at": now,
+    }
+    if new_time is not None:
+        values["last_block_time"] = new_time
+    if not old.exists:
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with session.begin_nested():
+                session.execute(insert(ChainState).values(chain=chain, **values))
+        except IntegrityError:
+            raise Busy(f"chain {chain!r}: another pass recorded the first checkpoint meanwhile") from None
+        return
+    result = session.execute(
+        update(ChainState)
+        .where(ChainState.chain == chain, ChainState.last_block == old.last_block)
+        .values(**values)
+    )
+    if result.rowcount != 1:
+        raise Busy(f"chain {chain!r}: the checkpoint moved during this pass; nothing was recorded")
+
+
+def _live_transfers(session: Session, chain: str, low: int, high: int | None) -> list[Transfer]:
+    stmt = select(Transfer).where(
+        Transfer.chain == chain,
+        Transfer.state != TransferState.ORPHANED.value,
+        Transfer.block_number >= low,
+    )
+    if high is not None:
+        stmt = stmt.where(Transfer.block_number <= high)
+    return list(session.execute(stmt).scalars())
+
+
+def _load_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
+    ids = sorted(ids)
+    payments: dict[str, Payment] = {}
+    for i in range(0, len(ids), 500):
+        stmt = select(Payment).where(Payment.id.in_(ids[i : i + 500])).order_by(Payment.id)
+        if session.bind is not None and session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()  # serialise with `payment cancel` / `confirm`
+        for payment in session.execute(stmt).scalars():
+            payments[payment.id] = payment
+    return payments
+
+
+def _record_credit(
+    payment: Payment,
+    c: Found,
+    chain: str,
+    block_time: datetime,
+    token_symbols: Mapping[str, str],
+    now: datetime,
+) -> str | None:
+    """Insert a new credit or revive an orphaned one ("counted"); move a live one that
+    reappeared in another block ("moved"); or leave an identical live one alone (None)."""
+    for t in payment.transfers:
+        if t.tx_hash == c.tx_hash and t.log_index == c.log_index:
+            moved = t.block_hash != c.block_hash
+            if moved:  # the same transaction on another branch: it lives in its new block
+                t.block_number, t.block_hash, t.block_time = c.block_number, c.block_hash, block_time
+            if t.state == TransferState.ORPHANED.value:
+                t.state = TransferState.SEEN.value
+                t.orphaned_at = None
+                t.confirmed_at = None
+                return "counted"
+            if not moved:
+                return None
+            if t.state == TransferState.CONFIRMED.value:
+                t.state = TransferState.SEEN.value  # its confirmations start again
+                t.confirmed_at = None
+            return "moved"
+    payment.transfers.append(
+        Transfer(
+            chain=chain,
+            tx_hash=c.tx_hash,
+            log_index=c.log_index,
+            block_number=c.block_number,
+            block_hash=c.block_hash,
+            block_time=block_time,
+            from_address=to_checksum(c.from_address),
+            to_address=to_checksum(c.to_address),
+            token=token_symbols.get(c.token_address) if c.token_address else None,
+            amount_base=c.amount,
+            payment_id=payment.id,
+            state=TransferState.SEEN.value,
+            created_at=now,
+        )
+    )
+    return "counted"
+
+
+def _store_hashes(
+    session: Session, chain: str, base: int, headers: Sequence[Header], new_block: int, keep: int
+) -> None:
+    """Replace stored hashes above `base` with this range's, and prune below the depth kept."""
+    session.execute(delete(ScannedBlock).where(ScannedBlock.chain == chain, ScannedBlock.number > base))
+    floor = new_block - keep
+    rows = [
+        {"chain": chain, "number": h.number, "hash": h.hash, "parent_hash": h.parent_hash}
+        for h in headers
+        if h.number > floor
+    ]
+    if rows:
+        session.execute(insert(ScannedBlock), rows)
+    session.execute(delete(ScannedBlock).where(ScannedBlock.chain == chain, ScannedBlock.number <= floor))
+
+
+def _fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os._exit(FAULT_EXIT_CODE)
