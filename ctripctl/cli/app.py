@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from ctripctl import __version__
-from ctripctl.cli import payment_cmd, setup_cmd
+from ctripctl.cli import payment_cmd, scan_cmd, setup_cmd
 
 app = typer.Typer(
     name="ctripctl",
@@ -63,6 +63,7 @@ def root(
 app.command("init")(setup_cmd.init)
 app.add_typer(setup_cmd.db_app, name="db")
 app.add_typer(payment_cmd.app, name="payment")
+app.command("scan")(scan_cmd.scan)
 
 
 def main() -> None:
