@@ -45,7 +45,7 @@ class Chain:
 
     def reorg(self, depth: int, txs: list[tuple[dict[str, Any], int]] | None = None) -> None:
         """anvil_reorg: replace the last `depth` blocks (optionally with [(tx, block_offset)])."""
-        self.anvil.rpc("anvil_reorg", {"depth": depth, "txBlockPairs": txs or []})
+        self.anvil.rpc("anvil_reorg", depth, [list(pair) for pair in txs or []])
 
     def block_hash(self, number: int) -> str:
         return self.w3.eth.get_block(number)["hash"].to_0x_hex()
