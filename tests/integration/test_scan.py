@@ -211,3 +211,22 @@ def test_batches_are_bounded_and_summarised(
         kept = session.execute(select(ScannedBlock.number).order_by(ScannedBlock.number)).scalars().all()
     # confirmations (3) + margin (16) hashes kept: enough to walk back a reorg that deep.
     assert kept == list(range(head - 18, head + 1))
+
+
+def test_metrics_file_and_human_output(cli: Cli, chain: Chain, tmp_path: Any) -> None:
+    p = create(cli, "1")
+    chain.send_eth(p["address"], ETH)
+    metrics = tmp_path / "scan_local.prom"
+    run = cli("scan", "--chain", "local", "--metrics-file", str(metrics))
+    assert run.exit_code == 0, run
+    assert "scan local" in run.stdout and "credits found" in run.stdout
+    text = metrics.read_text()
+    assert f'ctripctl_blocks_scanned{{chain="local",command="scan"}} {chain.head + 1}.0' in text
+    assert 'ctripctl_transfers_found{chain="local",command="scan"} 1.0' in text
+    assert 'ctripctl_last_run_success{chain="local",command="scan"} 1.0' in text
+    # A failed pass still writes the file, saying so.
+    config = cli.config
+    config.write_text(config.read_text().replace("chain_id = 31337", "chain_id = 1"))
+    failed = cli("scan", "--chain", "local", "--metrics-file", str(metrics))
+    assert failed.exit_code == 5, failed
+    assert 'ctripctl_last_run_success{chain="local",command="scan"} 0.0' in metrics.read_text()
