@@ -41,6 +41,7 @@ one InputError naming the file and the key.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -190,9 +191,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
 
     wallet = v.table(raw, "wallet")
     v.keys(wallet, _WALLET_KEYS, "wallet")
-    xpub = env.get("CTRIP_XPUB") or v.string(wallet, "xpub", "wallet") or None
-    if xpub is not None and not xpub.startswith(("xpub", "tpub")):
-        raise InputError(f"{path}: wallet.xpub must be an extended public key (xpub...)")
+    xpub = _xpub(path, env.get("CTRIP_XPUB"), v.string(wallet, "xpub", "wallet"))
     mnemonic = v.string(wallet, "mnemonic_file", "wallet")
     mnemonic_file = (base / mnemonic) if mnemonic else None
 
@@ -249,7 +248,7 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
             raise InputError(f"{v.path}: {where}.rpc_urls must be a non-empty list of URLs")
     for url in urls:
-        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+        if not _is_http_url(url):
             raise InputError(f"{v.path}: {where}.rpc_urls: {mask_url(url)!r} is not an http(s) URL")
     finality = v.string(raw, "finality", where) or "confirmations"
     if finality not in ("confirmations", "finalized"):
@@ -343,6 +342,30 @@ class _Validator:
             raise InputError(f"{self.path}: {exc}") from None
 
 
+def _xpub(path: Path, from_env: str | None, from_file: str) -> str | None:
+    """The wallet xpub, checked now (cheaply) so a typo fails at load, naming its source."""
+    from ctripctl.chain.wallet import parse_xpub
+
+    xpub = from_env or from_file or None
+    if xpub is None:
+        return None
+    try:
+        parse_xpub(xpub)
+    except InputError as exc:
+        source = "CTRIP_XPUB (environment)" if from_env else "wallet.xpub"
+        raise InputError(f"{path}: {source}: {exc}") from None
+    return xpub
+
+
+def _is_http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def _resolve_sqlite(url: str, base: Path) -> str:
     """Make a relative SQLite path relative to the config file, so cron's cwd does not matter."""
     prefix = "sqlite:///"
@@ -353,7 +376,11 @@ def _resolve_sqlite(url: str, base: Path) -> str:
 
 def mask_url(url: str) -> str:
     """Hide the password (and API-key-like path/query secrets stay as given) in a URL."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:  # unparseable: hide whatever sits between // and @
+        return re.sub(r"//[^/]*@", "//***@", url)
     if parts.password is None:
         return url
     host = parts.hostname or ""

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import re
 
+from ctripctl.chain.keccak import keccak256
 from ctripctl.errors import InputError
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-def _keccak(data: bytes) -> bytes:
-    from Crypto.Hash import keccak  # pycryptodome, already a dependency of web3/bip-utils
-
-    return keccak.new(digest_bits=256, data=data).digest()
-
-
 def to_checksum(address: str) -> str:
     """EIP-55 checksummed form of a 20-byte hex address (any case accepted)."""
     lower = address.lower().removeprefix("0x")
-    digest = _keccak(lower.encode()).hex()
+    digest = keccak256(lower.encode()).hex()
     return "0x" + "".join(
         ch.upper() if ch.isalpha() and int(digest[i], 16) >= 8 else ch for i, ch in enumerate(lower)
     )

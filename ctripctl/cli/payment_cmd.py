@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ctripctl.cli import render
 from ctripctl.cli.options import ConfigOption, JsonOption, engine, load
 from ctripctl.cli.output import cli_errors, emit_json, info
 
@@ -103,6 +102,8 @@ def create(
             return
         if not created:
             info(f"Reference {reference!r} already exists; showing {payment.id}.")
+        from ctripctl.cli import render  # rich tables: only for people
+
         render.payment_panel(obj, title=f"{payment.id} ({'created' if created else 'existing'})")
 
 
@@ -140,6 +141,8 @@ def import_(
         if as_json:
             emit_json([_public(o) for o in objects])
             return
+        from ctripctl.cli import render  # rich tables: only for people
+
         render.payments_table(objects, title=f"Imported {created} new, {len(results) - created} existing")
 
 
@@ -178,6 +181,8 @@ def show(
         if as_json:
             emit_json(_public(obj))
             return
+        from ctripctl.cli import render  # rich tables: only for people
+
         render.payment_panel(obj, confirmations=confirmations, events=events)
 
 
@@ -227,6 +232,8 @@ def list_(
         if as_json:
             emit_json([_public(o) for o in objects])
             return
+        from ctripctl.cli import render  # rich tables: only for people
+
         render.payments_table(objects)
 
 
@@ -253,4 +260,6 @@ def cancel(
         if as_json:
             emit_json(_public(obj))
             return
+        from ctripctl.cli import render  # rich tables: only for people
+
         render.payment_panel(obj, title=f"{payment_id} (cancelled)")

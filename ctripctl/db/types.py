@@ -7,7 +7,6 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Numeric, String
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import TypeDecorator
 
 
@@ -59,7 +58,24 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-JSONType = JSON().with_variant(postgresql.JSONB(), "postgresql")
+class JSONType(TypeDecorator[Any]):
+    """JSON on SQLite, JSONB on PostgreSQL (as the migration creates them).
+
+    A TypeDecorator rather than `JSON().with_variant(postgresql.JSONB(), ...)` so that
+    importing the models does not import SQLAlchemy's PostgreSQL dialect (~25 ms) on
+    every SQLite run; the dialect's type is looked up only when a PostgreSQL engine
+    compiles a statement.
+    """
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(JSON())
 
 
 def utcnow() -> datetime:

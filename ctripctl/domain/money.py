@@ -22,7 +22,10 @@ def parse_amount(text: str, decimals: int, *, asset: str = "the asset") -> int:
 
     Rejects signs, exponents, NaN/inf, separators, zero, more fractional digits than
     `decimals` (trailing zeros excepted: "1.50" is exact) and values above uint256.
+    Only text is accepted: a float has already lost exactness, so it is a TypeError.
     """
+    if not isinstance(text, str):
+        raise TypeError(f"amounts are parsed from text, got {type(text).__name__}")
     raw = text.strip()
     if len(raw) > _MAX_TEXT:
         raise InputError(f"amount is too long ({len(raw)} characters)")

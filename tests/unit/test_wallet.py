@@ -1,0 +1,92 @@
+"""Watch-only BIP-44 derivation: the BIP-44 test vector, and agreement with bip-utils."""
+
+from __future__ import annotations
+
+import pytest
+from bip_utils import Bip44, Bip44Changes, Bip44Coins
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ctripctl.chain.wallet import (
+    account_xpub,
+    deposit_address,
+    deposit_addresses,
+    deposit_private_key,
+    new_wallet,
+    parse_xpub,
+)
+from ctripctl.errors import InputError
+
+ABANDON = "abandon " * 11 + "about"
+# m/44'/60'/0'/0/0 of the "abandon … about" mnemonic, as every Ethereum wallet derives it.
+ABANDON_ADDRESS_0 = "0x9858EfFD232B4033E47d90003D41EC34EcaEda94"
+ABANDON_XPUB = account_xpub(ABANDON)
+
+
+def oracle(xpub: str, index: int) -> str:
+    """bip-utils' own derivation of m/44'/60'/0'/0/index from the account xpub."""
+    account = Bip44.FromExtendedKey(xpub, Bip44Coins.ETHEREUM)
+    return account.Change(Bip44Changes.CHAIN_EXT).AddressIndex(index).PublicKey().ToAddress()
+
+
+def test_bip44_vector() -> None:
+    assert deposit_address(ABANDON_XPUB, 0) == ABANDON_ADDRESS_0
+
+
+def test_bip44_vector_from_the_seed_side() -> None:
+    """The same address from the private side (bip-utils, mnemonic → key → address)."""
+    from eth_account import Account
+
+    assert Account.from_key(deposit_private_key(ABANDON, 0)).address == ABANDON_ADDRESS_0
+
+
+@given(index=st.integers(min_value=0, max_value=2**31 - 1))
+@settings(max_examples=25, deadline=None)
+def test_matches_bip_utils_at_any_index(index: int) -> None:
+    assert deposit_address(ABANDON_XPUB, index) == oracle(ABANDON_XPUB, index)
+
+
+def test_bulk_equals_one_by_one() -> None:
+    bulk = deposit_addresses(ABANDON_XPUB, 5, 20)
+    assert bulk == [deposit_address(ABANDON_XPUB, i) for i in range(5, 25)]
+    assert len(set(bulk)) == 20
+
+
+def test_fresh_wallet() -> None:
+    mnemonic, xpub = new_wallet()
+    assert len(mnemonic.split()) == 24
+    assert xpub.startswith("xpub")
+    assert parse_xpub(xpub).depth == 3
+    assert deposit_address(xpub, 7) == oracle(xpub, 7)
+    assert new_wallet()[0] != mnemonic
+
+
+def test_index_out_of_range() -> None:
+    with pytest.raises(InputError, match="out of range"):
+        deposit_address(ABANDON_XPUB, 2**31)
+    with pytest.raises(InputError, match="out of range"):
+        deposit_address(ABANDON_XPUB, -1)
+
+
+@pytest.mark.parametrize(
+    ("xpub", "message"),
+    [
+        ("", "not a valid extended public key"),
+        ("xpub" + "0" * 107, "is not base58"),
+        (ABANDON_XPUB[:-1] + ("A" if ABANDON_XPUB[-1] != "A" else "B"), "checksum mismatch"),
+        (ABANDON_XPUB[:-4], "not a valid extended public key"),
+        (ABANDON_XPUB * 2, "characters"),
+        (
+            # BIP-32 test vector 1, chain m: a private key and a depth-0 public key
+            "xprv9s21ZrQH143K3QTDL4LXw2F7HEK3wJUD2nW2nRk4stbPy6cq3jPPqjiChkVvvNKmPGJxWUtg6LnF5kejMRNNU3TGtRBeJgk33yuGBxrMPHi",
+            "not an extended public key",
+        ),
+        (
+            "xpub661MyMwAqRbcFtXgS5sYJABqqG9YLmC4Q1Rdap9gSE8NqtwybGhePY2gZ29ESFjqJoCu1Rupje8YtGqsefD265TMg7usUDFdp6W1EGMcet8",
+            r"depth 3\), got depth 0",
+        ),
+    ],
+)
+def test_bad_xpubs(xpub: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        parse_xpub(xpub)
