@@ -1,0 +1,251 @@
+"""What a confirm pass reads before asking the node, and the one transaction that records it.
+
+Read (`read_candidates`, a short transaction, before any network call): the transfers
+still `seen` on the chain whose block is deep enough — at most `limit` of them, oldest
+block first, so a long outage is worked off over a few bounded passes.
+
+Write (`record_confirm`, ONE transaction after the node answered):
+
+1. lock the chain's `chain_states` row (PostgreSQL `SELECT … FOR UPDATE`; SQLite's
+   BEGIN IMMEDIATE already serialises writers). A scan pass's write transaction starts
+   by updating that same row, so confirm and scan commits take turns instead of
+   interleaving, two confirm passes queue behind each other instead of failing, and the
+   locks below are always taken in one order (no deadlock). This is a row lock for the
+   few milliseconds of the write, never a pass-long lock: cron never sees "busy" between
+   scan and confirm.
+2. re-read the candidate transfers and change only those still `seen` with the block
+   hash that was checked (compare-and-set): a transfer a concurrent scan orphaned or
+   moved to another block meanwhile is left alone, so a stale verdict never overwrites
+   newer knowledge. Canonical → `confirmed`; not canonical → `orphaned`.
+3. expire the payments past their expiry that `lifecycle.may_expire` allows, judged
+   against the checkpoint read under the lock in this same transaction.
+4. `recompute.refresh` every touched payment (locked, in id order): status, flags and
+   outbox events commit together with the transfers' states.
+5. record the head seen and `last_confirm_at` on the chain row (what `status` reads).
+
+Crash anywhere before the commit: nothing of the pass is kept and the next pass redoes
+it; after it: everything is kept and a rerun finds nothing left to do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from ctripctl.db.models import ChainState, Payment, Transfer
+from ctripctl.db.recompute import facts_of, refresh, standing_of
+from ctripctl.db.session import transaction
+from ctripctl.domain import lifecycle
+from ctripctl.domain.lifecycle import EXPIRABLE, TransferState
+
+#: Test-only fault injection, the same variable the scan pass reads: when it is
+#: "confirm-crash-before-commit" the process exits with FAULT_EXIT_CODE right before the
+#: pass's commit, as `kill -9` would — the crash-safety test runs the CLI in a subprocess.
+FAULT_ENV = "CTRIP_TEST_FAULT"
+FAULT_CRASH_BEFORE_COMMIT = "confirm-crash-before-commit"
+FAULT_EXIT_CODE = 86
+
+#: Expiries per pass; the rest wait for the next pass (cron runs it again soon).
+EXPIRE_LIMIT = 5_000
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A `seen` transfer deep enough to be confirmed, as read before asking the node."""
+
+    id: int
+    block_number: int
+    block_hash: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    confirmed: int
+    orphaned: int
+    expired: int
+    payments_updated: int
+    events: int
+
+
+def read_candidates(engine: Engine, chain: str, upto: int, limit: int) -> list[Candidate]:
+    """Seen transfers of `chain` in blocks ≤ `upto`, oldest block first, at most `limit`."""
+    stmt = (
+        select(Transfer.id, Transfer.block_number, Transfer.block_hash)
+        .where(
+            Transfer.chain == chain,
+            Transfer.state == TransferState.SEEN.value,
+            Transfer.block_number <= upto,
+        )
+        .order_by(Transfer.block_number, Transfer.id)
+        .limit(limit)
+    )
+    with transaction(engine) as session:
+        return [Candidate(i, n, h) for i, n, h in session.execute(stmt).all()]
+
+
+def record_confirm(
+    engine: Engine,
+    *,
+    chain: str,
+    head: int,
+    verdicts: Mapping[int, tuple[Candidate, bool]],
+    now: datetime,
+) -> Recorded:
+    """Commit one confirm pass in one transaction (see the module docstring).
+
+    `verdicts`: transfer id → (the candidate as it was checked, whether its block hash is
+    still the node's block at that height). Candidates the node could not judge (it did
+    not have the block) are simply absent and stay `seen`.
+    """
+    with transaction(engine) as session:
+        state = _lock_chain(session, chain)
+        confirmed_ids, orphaned_ids = _apply_verdicts(session, verdicts, now)
+        credit_payments = _payment_ids(session, set(confirmed_ids) | set(orphaned_ids))
+        orphaned_payments = _payment_ids(session, orphaned_ids)
+        expirable = _expirable(session, state, head, now) if state is not None else []
+        payments = _lock_payments(session, set(credit_payments) | set(expirable))
+
+        expired = 0
+        for payment_id in expirable:
+            payment = payments.get(payment_id)
+            if payment is None or payment.expired_at is not None or payment.status not in EXPIRABLE:
+                continue
+            assert state is not None
+            standing = lifecycle.evaluate(facts_of(payment))
+            scanned_past = _scanned_past(state, head, payment.expires_at)
+            if lifecycle.may_expire(standing, payment.expires_at, now, chain_scanned_past=scanned_past):
+                payment.expired_at = now
+                expired += 1
+
+        updated = events = 0
+        for payment_id in sorted(payments):
+            payment = payments[payment_id]
+            before = standing_of(payment)
+            written = refresh(session, payment, now, orphaned=payment_id in orphaned_payments)
+            events += len(written)
+            if written or standing_of(payment) != before:
+                updated += 1
+
+        if state is not None:
+            state.head_block = head
+            state.last_confirm_at = now
+            state.updated_at = now
+        session.flush()
+        _fault(FAULT_CRASH_BEFORE_COMMIT)
+    return Recorded(len(confirmed_ids), len(orphaned_ids), expired, updated, events)
+
+
+def _is_postgres(session: Session) -> bool:
+    return session.bind is not None and session.bind.dialect.name == "postgresql"
+
+
+def _lock_chain(session: Session, chain: str) -> ChainState | None:
+    """The chain's checkpoint row, locked for this transaction (None before the first scan).
+
+    Confirm never creates the row: the first scan pass inserts it, and an insert from
+    here could make that pass fail. Before the first scan there is nothing to confirm
+    and nothing may expire (the chain was not scanned past anything).
+    """
+    stmt = select(ChainState).where(ChainState.chain == chain).execution_options(populate_existing=True)
+    if _is_postgres(session):
+        stmt = stmt.with_for_update()
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def _apply_verdicts(
+    session: Session, verdicts: Mapping[int, tuple[Candidate, bool]], now: datetime
+) -> tuple[list[int], list[int]]:
+    """Compare-and-set each checked transfer; returns (confirmed ids, orphaned ids)."""
+    confirmed: list[int] = []
+    orphaned: list[int] = []
+    ids = sorted(verdicts)
+    for chunk in _chunks(ids, 500):
+        stmt = (
+            select(Transfer)
+            .where(Transfer.id.in_(chunk), Transfer.state == TransferState.SEEN.value)
+            .order_by(Transfer.id)
+            .execution_options(populate_existing=True)
+        )
+        if _is_postgres(session):
+            stmt = stmt.with_for_update()
+        for transfer in session.execute(stmt).scalars():
+            checked, canonical = verdicts[transfer.id]
+            if (transfer.block_number, transfer.block_hash) != (checked.block_number, checked.block_hash):
+                continue  # moved by a scan since we looked: judge it again next pass
+            if canonical:
+                transfer.state = TransferState.CONFIRMED.value
+                transfer.confirmed_at = now
+                confirmed.append(transfer.id)
+            else:
+                transfer.state = TransferState.ORPHANED.value
+                transfer.orphaned_at = now
+                orphaned.append(transfer.id)
+    session.flush()
+    return confirmed, orphaned
+
+
+def _payment_ids(session: Session, transfer_ids: Iterable[int]) -> set[str]:
+    ids = sorted(transfer_ids)
+    found: set[str] = set()
+    for chunk in _chunks(ids, 500):
+        found.update(session.execute(select(Transfer.payment_id).where(Transfer.id.in_(chunk))).scalars())
+    return found
+
+
+def _scanned_past(state: ChainState, head: int, moment: datetime) -> bool:
+    """Has the scanner covered the chain past `moment`? Caught up with the head this pass
+    saw, or its checkpoint block is at least as new as `moment` (block times never go
+    back, so every block at or before `moment` lies at or below the checkpoint)."""
+    return state.last_block >= head or (state.last_block_time is not None and state.last_block_time >= moment)
+
+
+def _expirable(session: Session, state: ChainState, head: int, now: datetime) -> list[str]:
+    """Ids of payments still short of their amount, past their expiry, and scanned past it."""
+    horizon = now if state.last_block >= head else min(now, state.last_block_time or now)
+    if state.last_block < head and state.last_block_time is None:
+        return []
+    stmt = (
+        select(Payment.id)
+        .where(
+            Payment.chain == state.chain,
+            Payment.status.in_([s.value for s in EXPIRABLE]),
+            Payment.expired_at.is_(None),
+            Payment.expires_at <= horizon,
+        )
+        .order_by(Payment.expires_at, Payment.id)
+        .limit(EXPIRE_LIMIT)
+    )
+    return list(session.execute(stmt).scalars())
+
+
+def _lock_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
+    """Load (and on PostgreSQL lock, in id order) the payments with fresh transfers."""
+    payments: dict[str, Payment] = {}
+    for chunk in _chunks(sorted(ids), 500):
+        stmt = (
+            select(Payment)
+            .where(Payment.id.in_(chunk))
+            .order_by(Payment.id)
+            .execution_options(populate_existing=True)
+        )
+        if _is_postgres(session):
+            stmt = stmt.with_for_update()
+        for payment in session.execute(stmt).scalars():
+            payments[payment.id] = payment
+    return payments
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _fault(point: str) -> None:
+    if os.environ.get(FAULT_ENV) == point:
+        os._exit(FAULT_EXIT_CODE)
