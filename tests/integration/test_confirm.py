@@ -439,3 +439,36 @@ def test_unknown_chain_and_unreachable_node(cli: Cli, tmp_path: Path, database_u
     run = down("confirm", "--chain", "local", "--json")
     assert run.exit_code == 5, run
     assert run.stdout == "" and "Error:" in run.stderr
+
+
+def test_a_stale_verdict_never_overwrites_a_concurrent_orphaning(
+    cli: Cli, chain: Chain, database_url: str
+) -> None:
+    """Confirm judged a credit canonical, then a scan orphaned it before confirm committed:
+    the compare-and-set leaves the orphaning alone and the payment is not confirmed."""
+    from ctripctl.chain.confirmer import check_canonical
+    from ctripctl.chain.rpc import RpcClient
+    from ctripctl.db import confirm_store
+
+    p = create(cli, "0.2")
+    chain.send_eth(p["address"], ETH // 5)
+    chain.mine(2)
+    scan(cli)
+    engine = get_engine(database_url)
+    with RpcClient([chain.anvil.url], chain_id=31337) as rpc:
+        candidates = confirm_store.read_candidates(engine, "local", chain.head - 2, 100)
+        verdicts = check_canonical(rpc, candidates)
+    assert [canonical for _c, canonical in verdicts.values()] == [True]
+
+    chain.reorg(3)  # the credit's block leaves the chain; the scan notices and orphans it
+    chain.mine(1)
+    assert scan(cli)["transfers_orphaned"] == 1
+    assert show(cli, p["id"])["status"] == "pending"
+
+    recorded = confirm_store.record_confirm(
+        engine, chain="local", head=chain.head, verdicts=verdicts, now=datetime.now(UTC)
+    )
+    assert (recorded.confirmed, recorded.orphaned, recorded.events) == (0, 0, 0)
+    assert transfer_states(database_url, p["id"]) == ["orphaned"]
+    assert show(cli, p["id"])["status"] == "pending"
+    assert "payment.confirmed" not in event_types(database_url, p["id"])
