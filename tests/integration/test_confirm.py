@@ -472,3 +472,48 @@ def test_a_stale_verdict_never_overwrites_a_concurrent_orphaning(
     assert transfer_states(database_url, p["id"]) == ["orphaned"]
     assert show(cli, p["id"])["status"] == "pending"
     assert "payment.confirmed" not in event_types(database_url, p["id"])
+
+
+def test_scan_and_confirm_running_at_the_same_time(
+    cli: Cli, chain: Chain, config_file: Path, database_url: str
+) -> None:
+    """Cron starts scan and confirm together: neither reports busy, none deadlocks, and
+    the end state is what running them one after the other gives."""
+    from ctripctl.chain.confirmer import confirm as confirm_pass
+    from ctripctl.chain.scanner import scan as scan_pass
+
+    config = load_config(config_file)
+    payments = []
+    errors: list[BaseException] = []
+
+    def guarded(fn: Any) -> Any:
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # surfaced below
+                errors.append(exc)
+
+        return run
+
+    for _round in range(4):
+        p = create(cli, "0.02")
+        payments.append(p)
+        chain.send_eth(p["address"], ETH // 50)
+        chain.mine(1)
+        threads = [
+            threading.Thread(target=guarded(lambda: scan_pass(config, "local"))),
+            threading.Thread(target=guarded(lambda: confirm_pass(config, "local"))),
+            threading.Thread(target=guarded(lambda: confirm_pass(config, "local"))),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+    assert not errors, errors
+    chain.mine(3)
+    scan(cli)
+    confirm(cli)
+    for p in payments:
+        assert show(cli, p["id"])["status"] == "confirmed"
+        types = event_types(database_url, p["id"])
+        assert types == ["payment.created", "payment.detected", "payment.confirmed"], types
