@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ctripctl.errors import CtripError
 
@@ -26,7 +27,8 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except CtripError as exc:
-        stderr.print(f"[bold red]Error:[/] {exc}", markup=True, highlight=False)
+        # The message often quotes user input ("[/x]"): escape it, never parse it as markup.
+        stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         stderr.print("Interrupted; nothing after the last commit was kept.")

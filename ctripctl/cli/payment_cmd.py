@@ -101,7 +101,9 @@ def create(
             emit_json(_public(obj))
             return
         if not created:
-            info(f"Reference {reference!r} already exists; showing {payment.id}.")
+            from rich.markup import escape
+
+            info(escape(f"Reference {reference!r} already exists; showing {payment.id}."))
         from ctripctl.cli import render  # rich tables: only for people
 
         render.payment_panel(obj, title=f"{payment.id} ({'created' if created else 'existing'})")

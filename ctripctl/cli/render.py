@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -57,7 +58,7 @@ def payments_table(payments: Iterable[Mapping[str, Any]], title: str = "Payments
             p["received"],
             status,
             p["address"],
-            p["reference"] or "",
+            escape(p["reference"] or ""),
             p["expires_at"],
         )
     if count == 0:
@@ -82,13 +83,13 @@ def payment_panel(
         ("amount", f"{p['amount']} {_asset(p)}  ({p['amount_base']} base units)"),
         ("pay to", p["address"]),
         ("received", f"{p['received']} (confirmed {p['confirmed']})"),
-        ("reference", p["reference"] or "-"),
-        ("webhook", p["webhook_url"] or "(default)"),
+        ("reference", escape(p["reference"] or "-")),  # user text: never rich markup
+        ("webhook", escape(p["webhook_url"] or "(default)")),
         ("expires", p["expires_at"]),
         ("created", p["created_at"]),
     ]
     if p.get("metadata"):
-        rows.append(("metadata", ", ".join(f"{k}={v}" for k, v in p["metadata"].items())))
+        rows.append(("metadata", escape(", ".join(f"{k}={v}" for k, v in p["metadata"].items()))))
     for key, value in rows:
         grid.add_row(key, value)
     stdout.print(Panel(grid, title=title or p["id"], title_align="left", expand=False))
