@@ -24,6 +24,10 @@ _METADATA = {
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+class UnresolvableTarget(InputError):
+    """The webhook host does not resolve (now): at delivery a transient failure, not a refusal."""
+
+
 def is_forbidden(ip: IPAddress) -> bool:
     """True for addresses a public webhook must never reach."""
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
@@ -49,7 +53,7 @@ def resolve(host: str, port: int) -> list[IPAddress]:
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise InputError(f"webhook host {host!r} does not resolve: {exc}") from None
+        raise UnresolvableTarget(f"webhook host {host!r} does not resolve: {exc}") from None
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 

@@ -1,0 +1,251 @@
+"""`ctripctl webhooks …`: flush the outbox, list, show and re-queue events."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, engine, load
+from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ctripctl.webhooks.flush import ProgressFn
+
+app = typer.Typer(help="Deliver and inspect webhook events (the outbox).", no_args_is_help=True)
+
+STATUS_STYLE = {"pending": "yellow", "delivered": "green", "dead": "red", "skipped": "dim"}
+
+
+@app.command()
+def flush(
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Take at most N events this pass [default: all due].")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Attempts in flight at once.")] = 16,
+    config_path: ConfigOption = None,
+    metrics_file: MetricsFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Deliver due webhook events: signed, concurrent, retried on a persisted schedule.
+
+    Claims due events under a lease (several flushers on several hosts never send the
+    same attempt twice), POSTs them concurrently, and records each outcome. 2xx is
+    delivered; a failure is retried after 5s, 5m, 30m, 2h, 5h, 10h, 10h (jittered),
+    then the event is dead. 410 Gone and refused (private) targets are dead at once;
+    events with no URL at all are skipped. Run it from cron every minute.
+
+    Output (--json): attempted, delivered, failed (scheduled for retry), dead, skipped, elapsed_s.
+
+    Example:
+
+        ctripctl webhooks flush --concurrency 50 --json
+    """
+    started = time.monotonic()
+    result: dict[str, Any] | None = None
+    try:
+        with cli_errors():
+            from ctripctl.webhooks.flush import flush as run_flush
+
+            config = load(config_path)
+            with _progress(enabled=is_terminal() and not as_json) as progress:
+                outcome = run_flush(
+                    engine(config), config.webhooks, limit=limit, concurrency=concurrency, progress=progress
+                )
+            result = outcome.to_json()
+    finally:
+        _report(result, metrics_file, time.monotonic() - started)
+    if as_json:
+        emit_json(result)
+        return
+    assert result is not None
+    stdout.print(
+        f"Attempted {result['attempted']}: [green]{result['delivered']} delivered[/], "
+        f"[yellow]{result['failed']} to retry[/], [red]{result['dead']} dead[/], "
+        f"{result['skipped']} skipped without a URL ({result['elapsed_s']:.2f}s)."
+    )
+
+
+def _report(result: dict[str, Any] | None, metrics_file: Path | None, elapsed: float) -> None:
+    """The pass's log line and (when asked) its metrics file — also when it failed."""
+    from ctripctl.ops.logs import log_pass
+
+    ok = result is not None
+    log_pass("webhooks_flush", None, result or {}, ok=ok, duration_s=elapsed)
+    if metrics_file is not None:
+        from ctripctl.ops.metrics import write_metrics
+
+        with cli_errors():
+            write_metrics(metrics_file, "webhooks_flush", None, result or {}, ok, duration_s=elapsed)
+
+
+@contextlib.contextmanager
+def _progress(*, enabled: bool) -> Iterator[ProgressFn | None]:
+    """A live count on stderr while delivering, only for a person at a terminal."""
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr, transient=True
+    ) as bar:
+        task = bar.add_task("delivering webhooks", total=None)
+
+        def update(r: Any) -> None:
+            bar.update(task, description=f"delivered {r.delivered}, failed {r.failed}, dead {r.dead}")
+
+        yield update
+
+
+@app.command("list")
+def list_(
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (pending, delivered, dead, skipped).")
+    ] = None,
+    payment: Annotated[str | None, typer.Option(help="Only this payment's events (pay_…).")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List webhook events, newest first.
+
+    Example:
+
+        ctripctl webhooks list --status dead --json
+    """
+    with cli_errors():
+        from ctripctl.db.session import transaction
+        from ctripctl.webhooks.events import list_events
+
+        config = load(config_path)
+        with transaction(engine(config)) as session:
+            events = list_events(session, status=status, payment_id=payment, limit=limit)
+    if as_json:
+        emit_json(events)
+        return
+    _events_table(events)
+
+
+@app.command()
+def show(
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="Event id (evt_…).")],
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show one event: its state, its payload and every attempt made.
+
+    Example:
+
+        ctripctl webhooks show evt_0123456789abcdefghij
+    """
+    with cli_errors():
+        from ctripctl.db.session import transaction
+        from ctripctl.webhooks.events import show_event
+
+        config = load(config_path)
+        with transaction(engine(config)) as session:
+            event = show_event(session, event_id)
+    if as_json:
+        emit_json(event)
+        return
+    _event_panel(event)
+
+
+@app.command()
+def retry(
+    event_id: Annotated[str, typer.Argument(metavar="ID", help="Event id (evt_…).")],
+    config_path: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-queue a dead, delivered or skipped event for delivery at the next flush.
+
+    The event gets a fresh retry schedule; its attempt history is kept. Pending events
+    are already queued (exit 3); unknown ids exit 4.
+
+    Example:
+
+        ctripctl webhooks retry evt_0123456789abcdefghij
+    """
+    with cli_errors():
+        from ctripctl.db.session import transaction
+        from ctripctl.webhooks.events import retry_event
+
+        config = load(config_path)
+        with transaction(engine(config)) as session:
+            event = retry_event(session, event_id, datetime.now(UTC))
+    if as_json:
+        emit_json(event)
+        return
+    stdout.print(f"{event['id']} re-queued; the next `ctripctl webhooks flush` delivers it.")
+
+
+def _status(status: str) -> str:
+    return f"[{STATUS_STYLE.get(status, 'white')}]{status}[/]"
+
+
+def _events_table(events: list[dict[str, Any]]) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    if not events:
+        stdout.print("No webhook events match.")
+        return
+    table = Table(title="Webhook events", title_justify="left")
+    for column in ("id", "payment", "type", "status", "attempts", "last", "next attempt", "created"):
+        table.add_column(column, overflow="fold")
+    for e in events:
+        last = str(e["last_status_code"] or "") or escape(e["last_error"] or "")
+        table.add_row(
+            e["id"],
+            e["payment_id"],
+            e["type"],
+            _status(e["status"]),
+            str(e["attempts"]),
+            last,
+            e["next_attempt_at"] or "",
+            e["created_at"],
+        )
+    stdout.print(table)
+
+
+def _event_panel(e: dict[str, Any]) -> None:
+    from rich.markup import escape
+    from rich.panel import Panel
+    from rich.table import Table
+
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    rows = [
+        ("status", _status(e["status"])),
+        ("payment", e["payment_id"]),
+        ("type", e["type"]),
+        ("attempts", str(e["attempts"])),
+        ("next attempt", e["next_attempt_at"] or "-"),
+        ("delivered", e["delivered_at"] or "-"),
+        ("last error", escape(e["last_error"] or "-")),
+        ("created", e["created_at"]),
+    ]
+    for key, value in rows:
+        grid.add_row(key, value)
+    stdout.print(Panel(grid, title=e["id"], title_align="left", expand=False))
+    if not e["history"]:
+        stdout.print("No attempts yet.")
+        return
+    table = Table(title="Attempts", title_justify="left")
+    for column in ("#", "started", "url", "status", "latency", "error / response"):
+        table.add_column(column, overflow="fold")
+    for a in e["history"]:
+        latency = f"{a['latency_ms']} ms" if a["latency_ms"] is not None else ""
+        detail = escape(a["error"] or (a["response_body"] or "")[:80])
+        table.add_row(
+            str(a["attempt"]), a["started_at"], a["url"], str(a["status_code"] or "-"), latency, detail
+        )
+    stdout.print(table)
