@@ -72,7 +72,7 @@ def parse_import(config: Config, text: str) -> list[PaymentRequest]:
     Every row is checked; the error names the first bad row and column. References
     must be unique within the file.
     """
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text.removeprefix("\ufeff")))  # stdin keeps Excel's BOM
     header = reader.fieldnames or []
     if not header:
         raise InputError("CSV is empty: expected a header row like " + ",".join(CSV_COLUMNS))

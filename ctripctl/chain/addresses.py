@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ctripctl.chain.keccak import keccak256
 from ctripctl.errors import InputError
@@ -10,10 +11,10 @@ from ctripctl.errors import InputError
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 
 
-def to_checksum(address: str) -> str:
+def to_checksum(address: str, keccak: Callable[[bytes], bytes] = keccak256) -> str:
     """EIP-55 checksummed form of a 20-byte hex address (any case accepted)."""
     lower = address.lower().removeprefix("0x")
-    digest = keccak256(lower.encode()).hex()
+    digest = keccak(lower.encode()).hex()
     return "0x" + "".join(
         ch.upper() if ch.isalpha() and int(digest[i], 16) >= 8 else ch for i, ch in enumerate(lower)
     )

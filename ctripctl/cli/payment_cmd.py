@@ -37,21 +37,9 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _create(config: Config, requests: list[Any]) -> list[tuple[Payment, bool]]:
-    """Create in one transaction; on a reference race, retry once (then it exists)."""
-    from sqlalchemy.exc import IntegrityError
+    from ctripctl.db.payments import create_idempotent
 
-    from ctripctl.db.payments import create_payments
-    from ctripctl.db.session import transaction
-
-    now = datetime.now(UTC)
-    for attempt in (1, 2):
-        try:
-            with transaction(engine(config)) as session:
-                return create_payments(session, config.xpub, requests, now)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
+    return create_idempotent(engine(config), config.xpub, requests, datetime.now(UTC))
 
 
 @app.command()

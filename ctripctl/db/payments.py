@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ctripctl.db.models import AddressCounter, Payment, WebhookEvent
@@ -61,7 +62,21 @@ def existing_for(session: Session, request: PaymentRequest) -> Payment | None:
     """
     if request.reference is None:
         return None
-    payment = find_by_reference(session, request.reference)
+    return _check_terms(find_by_reference(session, request.reference), request)
+
+
+def _by_references(session: Session, references: list[str]) -> dict[str, Payment]:
+    """Payments holding any of `references`: one query per 500, not one per row (bulk import)."""
+    found: dict[str, Payment] = {}
+    for start in range(0, len(references), 500):
+        chunk = references[start : start + 500]
+        for payment in session.execute(select(Payment).where(Payment.reference.in_(chunk))).scalars():
+            assert payment.reference is not None
+            found[payment.reference] = payment
+    return found
+
+
+def _check_terms(payment: Payment | None, request: PaymentRequest) -> Payment | None:
     if payment is not None and not _same_terms(payment, request):
         raise RuleError(
             f"reference {request.reference!r} already belongs to {payment.id} "
@@ -85,8 +100,9 @@ def create_payments(
         raise InputError("no wallet configured: set [wallet] xpub or CTRIP_XPUB")
     results: list[tuple[Payment, bool] | None] = []
     fresh: list[tuple[int, PaymentRequest]] = []
+    known = _by_references(session, [r.reference for r in requests if r.reference is not None])
     for position, request in enumerate(requests):
-        existing = existing_for(session, request)
+        existing = _check_terms(known.get(request.reference), request) if request.reference else None
         results.append((existing, False) if existing is not None else None)
         if existing is None:
             fresh.append((position, request))
@@ -125,6 +141,28 @@ def create_payments(
             assert created is not None
             enqueue(session, created[0], [EVENT_CREATED], now)
     return [r for r in results if r is not None]
+
+
+def create_idempotent(
+    engine: Engine, xpub: str | None, requests: Sequence[PaymentRequest], now: datetime
+) -> list[tuple[Payment, bool]]:
+    """`create_payments` in its own transaction, safe against a racing twin.
+
+    Two creates with the same new reference can both see "no such payment" and both
+    insert; the loser's unique violation rolls its whole transaction back (its index
+    range with it). Retrying once then finds the winner's payment, so both callers get
+    the same payment back — the idempotency promise holds under concurrency.
+    """
+    from sqlalchemy.exc import IntegrityError
+
+    from ctripctl.db.session import transaction
+
+    try:
+        with transaction(engine) as session:
+            return create_payments(session, xpub, requests, now)
+    except IntegrityError:
+        with transaction(engine) as session:
+            return create_payments(session, xpub, requests, now)
 
 
 def get_payment(session: Session, payment_id: str) -> Payment:

@@ -46,10 +46,12 @@ def test_matches_bip_utils_at_any_index(index: int) -> None:
     assert deposit_address(ABANDON_XPUB, index) == oracle(ABANDON_XPUB, index)
 
 
-def test_bulk_equals_one_by_one() -> None:
-    bulk = deposit_addresses(ABANDON_XPUB, 5, 20)
-    assert bulk == [deposit_address(ABANDON_XPUB, i) for i in range(5, 25)]
-    assert len(set(bulk)) == 20
+@pytest.mark.parametrize("count", [1, 3, 40])  # 40: the bulk path (C Keccak)
+def test_bulk_equals_one_by_one(count: int) -> None:
+    bulk = deposit_addresses(ABANDON_XPUB, 5, count)
+    assert bulk == [deposit_address(ABANDON_XPUB, i) for i in range(5, 5 + count)]
+    assert bulk[-1] == oracle(ABANDON_XPUB, 4 + count)
+    assert len(set(bulk)) == count
 
 
 def test_fresh_wallet() -> None:
