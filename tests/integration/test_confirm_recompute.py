@@ -134,9 +134,9 @@ def test_stored_row_always_equals_a_fresh_recomputation(
     database_url: str, amount: int, sequence: list
 ) -> None:
     payment_id = new_payment(database_url, amount)
-    now = EXPIRES_AT + timedelta(minutes=1)
     written: list[str] = []
-    for kind, arg in sequence:
+    for index, (kind, arg) in enumerate(sequence):
+        now = EXPIRES_AT + timedelta(minutes=1, seconds=index)  # each pass runs at its own time
         events = apply(database_url, payment_id, kind, arg, now)
         if events is not None:
             written += events
