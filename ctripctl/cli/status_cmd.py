@@ -110,10 +110,7 @@ def render_status(report: Mapping[str, Any]) -> None:
     w = report["webhooks"]
     oldest = "-" if w["oldest_pending_age_s"] is None else ago(w["oldest_pending_age_s"])
     dead = f"[red]{w['dead']}[/]" if w["dead"] else "0"
-    stdout.print(
-        f"Webhooks: {w['pending']} pending (oldest created {oldest}), {dead} dead, "
-        f"{w['delivered_24h']} delivered in 24 h"
-    )
+    stdout.print(f"Webhooks: {w['pending']} pending (oldest created {oldest}), {dead} dead")
     if report["problems"]:
         from rich.markup import escape
 

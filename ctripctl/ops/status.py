@@ -145,7 +145,6 @@ def build_report(
             "oldest_due_age_s": _seconds(health.age(hooks["oldest_due_at"], now)),
             "max_delay_s": int(max_delay.total_seconds()),
             "dead": hooks["dead"],
-            "delivered_24h": hooks["delivered_24h"],
         },
     }
 
@@ -223,11 +222,6 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
         select(func.min(WebhookEvent.next_attempt_at)).where(pending, WebhookEvent.next_attempt_at <= now)
     ).scalar_one()
     dead = session.execute(select(func.count()).where(WebhookEvent.status == "dead")).scalar_one()
-    delivered = session.execute(
-        select(func.count()).where(
-            WebhookEvent.status == "delivered", WebhookEvent.delivered_at >= now - RECENT
-        )
-    ).scalar_one()
     return {
         "chain_states": states,
         "recent": recent,
@@ -237,7 +231,6 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
             "oldest_pending_at": oldest_pending,
             "oldest_due_at": oldest_due,
             "dead": dead,
-            "delivered_24h": delivered,
         },
     }
 
