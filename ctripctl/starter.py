@@ -72,6 +72,11 @@ def write_starter(
             raise RuleError(f"{path} already exists; refusing to overwrite it")
     if not chain.replace("_", "").replace("-", "").isalnum():
         raise InputError(f"chain name {chain!r} must be letters, digits, '-' or '_'")
+    for name, value in (("rpc-url", rpc_url), ("database-url", database_url)):
+        if any(ch in value for ch in '"\\\n\r'):  # the value goes into a TOML string
+            raise InputError(f"{name} {value!r} must not contain quotes, backslashes or newlines")
+    if not rpc_url.startswith(("http://", "https://")):
+        raise InputError(f"rpc-url {rpc_url!r} must start with http:// or https://")
     base.mkdir(parents=True, exist_ok=True)
     mnemonic, xpub = new_wallet()
     _write_private(mnemonic_path, mnemonic + "\n")

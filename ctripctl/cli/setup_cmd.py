@@ -38,6 +38,7 @@ def init(
         from ctripctl.config import config_path as resolve_path
         from ctripctl.config import mask_url
         from ctripctl.db.migrate import upgrade
+        from ctripctl.errors import Unavailable
         from ctripctl.starter import write_starter
 
         path = resolve_path(config_path)
@@ -50,7 +51,12 @@ def init(
             confirmations=confirmations,
         )
         config = load(path)
-        revision = upgrade(config.database_url)
+        try:
+            revision = upgrade(config.database_url)
+        except Unavailable as exc:  # the files are written; only the database step is left
+            raise type(exc)(
+                f"{exc} — {path} was written; fix the database, then run `ctripctl db upgrade`"
+            ) from None
         result = {
             "config": str(files.config),
             "mnemonic_file": str(files.mnemonic),

@@ -1,0 +1,103 @@
+"""`db upgrade` / `db current` on empty SQLite and PostgreSQL, and clear errors without a schema."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+
+from ctripctl.db.migrate import head
+from ctripctl.db.session import get_engine
+from tests.support.cli import Cli
+from tests.support.config import write_config
+from tests.support.databases import postgres_schema, sqlite_file
+
+TABLES = {
+    "alembic_version",
+    "payments",
+    "transfers",
+    "chain_states",
+    "scanned_blocks",
+    "address_counters",
+    "webhook_events",
+    "webhook_attempts",
+}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database that has never been migrated."""
+    maker = postgres_schema() if request.param == "postgresql" else sqlite_file(tmp_path)
+    with maker as url:
+        yield url
+
+
+def cli_for(tmp_path: Path, database_url: str) -> Cli:
+    return Cli(
+        write_config(tmp_path / "ctrip.toml", database_url=database_url, rpc_urls=["http://127.0.0.1:9"])
+    )
+
+
+def one_line_error(run: object, code: int) -> str:
+    assert run.exit_code == code, run  # type: ignore[attr-defined]
+    assert run.stdout == "", run  # type: ignore[attr-defined]
+    lines = run.stderr.strip().splitlines()  # type: ignore[attr-defined]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), run
+    assert "Traceback" not in run.stderr  # type: ignore[attr-defined]
+    return lines[0]
+
+
+def test_unmigrated_database_is_a_clear_error(tmp_path: Path, empty_url: str) -> None:
+    cli = cli_for(tmp_path, empty_url)
+    for args in (
+        ("payment", "list"),
+        ("payment", "create", "--chain", "local", "--amount", "1"),
+        ("payment", "show", "pay_x"),
+        ("payment", "cancel", "pay_x"),
+    ):
+        message = one_line_error(cli(*args, "--json"), 5)
+        assert "has no ctripctl schema" in message and "run `ctripctl db upgrade`" in message, message
+
+
+def test_upgrade_is_idempotent_and_current_reports(tmp_path: Path, empty_url: str) -> None:
+    cli = cli_for(tmp_path, empty_url)
+    before = cli.ok("db", "current")
+    assert (before["current"], before["head"], before["up_to_date"]) == (None, head(), False)
+    human = cli("db", "current")
+    assert human.exit_code == 0 and "run `ctripctl db upgrade`" in human.stdout, human
+
+    first = cli.ok("db", "upgrade")
+    assert (first["from"], first["to"]) == (None, head())
+    assert set(inspect(get_engine(empty_url)).get_table_names()) >= TABLES
+    second = cli.ok("db", "upgrade")
+    assert (second["from"], second["to"]) == (head(), head())
+    again = cli("db", "upgrade")
+    assert again.exit_code == 0 and f"already at {head()}" in again.stdout, again
+    assert cli.ok("db", "current")["up_to_date"] is True
+    assert "up to date" in cli("db", "current").stdout
+
+    # the schema works: the address counter was seeded by the migration
+    payment = cli.ok("payment", "create", "--chain", "local", "--amount", "1")
+    assert cli.ok("payment", "show", payment["id"])["id"] == payment["id"]
+
+
+def test_database_url_password_is_masked(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://ctrip:s3cret@127.0.0.1:1/none"
+    cli = cli_for(tmp_path, url)
+    run = cli("db", "current")
+    message = one_line_error(run, 5)
+    assert "database unavailable" in message
+    assert "s3cret" not in run.stderr
+
+
+def test_unopenable_sqlite_file(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path, f"sqlite:///{tmp_path}/no/such/dir/ctrip.db")
+    for args in (("db", "upgrade"), ("payment", "list")):
+        assert "database unavailable" in one_line_error(cli(*args), 5)
+
+
+def test_unknown_database_driver(tmp_path: Path) -> None:
+    cli = cli_for(tmp_path, "mysql+nosuchdriver://x@y/z")
+    assert "database_url is not usable" in one_line_error(cli("payment", "list"), 2)
