@@ -9,18 +9,20 @@ Write (`record_confirm`, ONE transaction after the node answered):
 1. lock the chain's `chain_states` row (PostgreSQL `SELECT … FOR UPDATE`; SQLite's
    BEGIN IMMEDIATE already serialises writers). A scan pass's write transaction starts
    by updating that same row, so confirm and scan commits take turns instead of
-   interleaving, two confirm passes queue behind each other instead of failing, and the
-   locks below are always taken in one order (no deadlock). This is a row lock for the
+   interleaving, two confirm passes queue behind each other instead of failing, and every
+   other row lock of the pass is taken while holding it (no lock-order deadlock with
+   scan; `payment cancel` locks a single payment row). This is a row lock for the
    few milliseconds of the write, never a pass-long lock: cron never sees "busy" between
    scan and confirm.
 2. re-read the candidate transfers and change only those still `seen` with the block
    hash that was checked (compare-and-set): a transfer a concurrent scan orphaned or
    moved to another block meanwhile is left alone, so a stale verdict never overwrites
    newer knowledge. Canonical → `confirmed`; not canonical → `orphaned`.
-3. expire the payments past their expiry that `lifecycle.may_expire` allows, judged
-   against the checkpoint read under the lock in this same transaction.
-4. `recompute.refresh` every touched payment (locked, in id order): status, flags and
-   outbox events commit together with the transfers' states.
+3. `recompute.refresh` every payment those transfers belong to (locked, in id order):
+   status, flags and outbox events commit together with the transfers' states.
+4. expire the payments past their expiry that `lifecycle.may_expire` allows — judged as
+   they stand after step 3, against the checkpoint read under the lock in this same
+   transaction — and refresh them (payment.expired).
 5. record the head seen and `last_confirm_at` on the chain row (what `status` reads).
 
 Crash anywhere before the commit: nothing of the pass is kept and the next pass redoes
@@ -106,31 +108,26 @@ def record_confirm(
     with transaction(engine) as session:
         state = _lock_chain(session, chain)
         confirmed_ids, orphaned_ids = _apply_verdicts(session, verdicts, now)
-        credit_payments = _payment_ids(session, set(confirmed_ids) | set(orphaned_ids))
         orphaned_payments = _payment_ids(session, orphaned_ids)
-        expirable = _expirable(session, state, head, now) if state is not None else []
-        payments = _lock_payments(session, set(credit_payments) | set(expirable))
+        credited = _lock_payments(session, _payment_ids(session, [*confirmed_ids, *orphaned_ids]))
+        updated: set[str] = set()
+        events = _refresh_all(session, credited, orphaned_payments, now, updated)
+        session.flush()
 
+        # Expiry after the credits: a payment a reorg just stepped back is judged as it
+        # now stands, in this same pass.
         expired = 0
-        for payment_id in expirable:
-            payment = payments.get(payment_id)
-            if payment is None or payment.expired_at is not None or payment.status not in EXPIRABLE:
-                continue
+        due = _lock_payments(session, _expirable(session, state, head, now)) if state is not None else {}
+        for payment in due.values():
+            if payment.expired_at is not None or payment.status not in EXPIRABLE:
+                continue  # another pass got there first (we waited for its lock)
             assert state is not None
             standing = lifecycle.evaluate(facts_of(payment))
             scanned_past = _scanned_past(state, head, payment.expires_at)
             if lifecycle.may_expire(standing, payment.expires_at, now, chain_scanned_past=scanned_past):
                 payment.expired_at = now
                 expired += 1
-
-        updated = events = 0
-        for payment_id in sorted(payments):
-            payment = payments[payment_id]
-            before = standing_of(payment)
-            written = refresh(session, payment, now, orphaned=payment_id in orphaned_payments)
-            events += len(written)
-            if written or standing_of(payment) != before:
-                updated += 1
+        events += _refresh_all(session, due, set(), now, updated)
 
         if state is not None:
             state.head_block = head
@@ -138,7 +135,22 @@ def record_confirm(
             state.updated_at = now
         session.flush()
         _fault(FAULT_CRASH_BEFORE_COMMIT)
-    return Recorded(len(confirmed_ids), len(orphaned_ids), expired, updated, events)
+    return Recorded(len(confirmed_ids), len(orphaned_ids), expired, len(updated), events)
+
+
+def _refresh_all(
+    session: Session, payments: Mapping[str, Payment], orphaned: set[str], now: datetime, updated: set[str]
+) -> int:
+    """Refresh each payment (id order); add the ids whose row changed to `updated`."""
+    events = 0
+    for payment_id in sorted(payments):
+        payment = payments[payment_id]
+        before = standing_of(payment)
+        written = refresh(session, payment, now, orphaned=payment_id in orphaned)
+        events += len(written)
+        if written or standing_of(payment) != before:
+            updated.add(payment_id)
+    return events
 
 
 def _is_postgres(session: Session) -> bool:

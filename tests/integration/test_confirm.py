@@ -517,3 +517,39 @@ def test_scan_and_confirm_running_at_the_same_time(
         assert show(cli, p["id"])["status"] == "confirmed"
         types = event_types(database_url, p["id"])
         assert types == ["payment.created", "payment.detected", "payment.confirmed"], types
+
+
+def test_a_payment_a_reorg_steps_back_past_its_expiry_expires_in_the_same_pass(
+    cli: Cli, chain: Chain, token: Any, database_url: str
+) -> None:
+    p = create(cli, "7", "USDT")
+    chain.send_token(token, p["address"], 7 * USDT)
+    scan(cli)
+    assert show(cli, p["id"])["status"] == "detected"  # paid on time: never expired ...
+    expire_now(database_url, p["id"])
+    assert confirm(cli)["expired"] == 0
+    chain.reorg(1)  # ... until the credit turns out not to be on the chain
+    chain.mine(3)
+    assert counts(confirm(cli)) == {"confirmed": 0, "expired": 1, "orphaned": 1, "payments_updated": 1}
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"], shown["underpaid"]) == ("expired", "0", False)
+    assert event_types(database_url, p["id"])[-2:] == ["payment.reorged", "payment.expired"]
+
+
+def test_human_output_metrics_file_and_a_never_scanned_chain(
+    cli: Cli, chain: Chain, tmp_path: Path, database_url: str
+) -> None:
+    first = confirm(cli)  # before any scan: nothing to confirm, nothing may expire
+    assert counts(first) == ZERO and first["head"] == chain.head
+    p = create(cli, "0.4")
+    chain.send_eth(p["address"], 4 * ETH // 10)
+    chain.mine(2)
+    scan(cli)
+    metrics = tmp_path / "confirm.prom"
+    run = cli("confirm", "--chain", "local", "--metrics-file", str(metrics))
+    assert run.exit_code == 0, run
+    assert "confirm local" in run.stdout and "1 credit(s)" in run.stdout
+    text = metrics.read_text()
+    assert 'ctripctl_confirmed{chain="local",command="confirm"} 1.0' in text
+    assert 'ctripctl_last_run_success{chain="local",command="confirm"} 1.0' in text
+    assert show(cli, p["id"])["status"] == "confirmed"
