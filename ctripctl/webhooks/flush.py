@@ -183,7 +183,7 @@ class _Flusher:
         for attempt in Retrying(
             retry=retry_if_exception_type(DatabaseUnavailable),
             stop=stop_after_delay(LEASE_MARGIN.total_seconds() / 2),
-            wait=wait_exponential_jitter(initial=0.2, max=5),
+            wait=wait_exponential_jitter(multiplier=0.2, max=5),
             reraise=True,
         ):
             with attempt, transaction(self.engine) as session:
