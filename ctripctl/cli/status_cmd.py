@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, engine, load
@@ -31,18 +32,20 @@ def status(
         ctripctl status --json --metrics-file /var/lib/node_exporter/textfile/ctripctl_status.prom
     """
     with cli_errors():
-        from ctripctl.errors import Unhealthy
+        from ctripctl.errors import CtripError, Unhealthy
         from ctripctl.ops.logs import log_pass
-        from ctripctl.ops.status import collect_status, metrics_fields
+        from ctripctl.ops.status import collect_status
 
         started = time.perf_counter()
         config = load(config_path)
-        report = collect_status(config, engine(config), datetime.now(UTC))
+        try:
+            report = collect_status(config, engine(config), datetime.now(UTC))
+        except CtripError:  # e.g. the database is down: record a failed run, then exit 5
+            log_pass("status", None, {}, ok=False, duration_s=time.perf_counter() - started)
+            _record(metrics_file, None, time.perf_counter() - started)
+            raise
         elapsed = time.perf_counter() - started
-        if metrics_file is not None:
-            from ctripctl.ops.metrics import write_metrics_many
-
-            write_metrics_many(metrics_file, "status", metrics_fields(report), ok=True, duration_s=elapsed)
+        _record(metrics_file, report, elapsed)
         log_pass("status", None, _summary(report), ok=report["healthy"], duration_s=elapsed)
         if as_json:
             emit_json(report)
@@ -51,6 +54,17 @@ def status(
         if not report["healthy"]:
             problems = report["problems"]
             raise Unhealthy(f"unhealthy ({len(problems)}): " + "; ".join(p["message"] for p in problems))
+
+
+def _record(metrics_file: Path | None, report: Mapping[str, Any] | None, elapsed: float) -> None:
+    """Write the metrics file, if asked: the report's gauges, or a failed run (report None)."""
+    if metrics_file is None:
+        return
+    from ctripctl.ops.metrics import write_metrics_many
+    from ctripctl.ops.status import metrics_fields
+
+    fields = metrics_fields(report) if report is not None else {None: {}}
+    write_metrics_many(metrics_file, "status", fields, ok=report is not None, duration_s=elapsed)
 
 
 def _summary(report: Mapping[str, Any]) -> dict[str, Any]:

@@ -184,7 +184,9 @@ def test_status_needs_a_database_schema(tmp_path: Path, anvil: Anvil) -> None:
     config = write_config(
         tmp_path / "empty.toml", database_url=f"sqlite:///{tmp_path / 'none.db'}", rpc_urls=[anvil.url]
     )
-    run = Cli(config)("status", "--json")
+    metrics = tmp_path / "status.prom"
+    run = Cli(config)("status", "--json", "--metrics-file", str(metrics))
     assert run.exit_code == 5, run
     assert run.stdout == ""
     assert "db upgrade" in run.stderr
+    assert 'ctripctl_last_run_success{chain="",command="status"} 0.0' in metrics.read_text()
