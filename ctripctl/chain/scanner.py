@@ -147,7 +147,10 @@ def one_pass(
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
 
     now = datetime.now(UTC)
-    watched = scan_store.read_watched(engine, chain.name, now, config.late_window)
+    recorded_from = orphan_above + 1 if orphan_above is not None else rescan_from
+    watched = scan_store.read_watched(
+        engine, chain.name, now, config.late_window, recorded_from=recorded_from
+    )
     start, end = base + 1, min(base + chain.block_batch_size, head)
     total = max(0, end - start + 1)
     done = 0
@@ -159,7 +162,6 @@ def one_pass(
             progress(done, total)
 
     data = fetch_range(rpc, start, end, watched, parent_hash=base_hash, progress=advance)
-    symbols = {t.address.lower(): symbol for symbol, t in chain.tokens.items()}
     recorded = scan_store.record_pass(
         engine,
         chain=chain.name,
@@ -168,7 +170,6 @@ def one_pass(
         base_hash=base_hash,
         headers=data.headers,
         credits=data.credits,
-        token_symbols=symbols,
         orphan_above=orphan_above,
         head=head,
         keep=chain.confirmations + scan_store.HASH_MARGIN,

@@ -17,7 +17,7 @@ counts money twice.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -37,7 +37,7 @@ from ctripctl.errors import Busy
 #: `confirmations` is still walked back to its common ancestor.
 HASH_MARGIN = 16
 
-#: Test-only fault injection (documented in the README of the tests): when set to
+#: Test-only fault injection (tests/integration/test_scan_faults.py): when set to
 #: "crash-before-commit" / "crash-after-commit", the process exits with FAULT_EXIT_CODE
 #: right before / right after the pass's commit, as a `kill -9` would.
 FAULT_ENV = "CTRIP_TEST_FAULT"
@@ -69,19 +69,39 @@ def read_checkpoint(engine: Engine, chain: str, start_block: int) -> Checkpoint:
         return Checkpoint(state.last_block, state.last_block_hash, exists=True)
 
 
-def read_watched(engine: Engine, chain: str, now: datetime, late_window: timedelta) -> dict[str, Watch]:
+def read_watched(
+    engine: Engine,
+    chain: str,
+    now: datetime,
+    late_window: timedelta,
+    *,
+    recorded_from: int | None = None,
+) -> dict[str, Watch]:
     """Lowercase deposit address → Watch, for payments that can still receive money.
 
     RECEIVING statuses, plus expired payments whose expiry is within the late window (a
-    late credit is recorded and flagged paid_late, never dropped).
+    late credit is recorded and flagged paid_late, never dropped). `recorded_from`: after
+    a reorg or for a rescan, also every payment (whatever its status, e.g. confirmed)
+    with a live credit at or above that block, so a credit that moved to another block
+    on the new branch is found there again instead of being lost.
     """
     receiving = [s.value for s in RECEIVING]
+    wanted = [
+        Payment.status.in_(receiving),
+        and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > now - late_window),
+    ]
+    if recorded_from is not None:
+        wanted.append(
+            Payment.id.in_(
+                select(Transfer.payment_id).where(
+                    Transfer.chain == chain,
+                    Transfer.state != TransferState.ORPHANED.value,
+                    Transfer.block_number >= recorded_from,
+                )
+            )
+        )
     stmt = select(Payment.id, Payment.address, Payment.token_address).where(
-        Payment.chain == chain,
-        or_(
-            Payment.status.in_(receiving),
-            and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > now - late_window),
-        ),
+        Payment.chain == chain, or_(*wanted)
     )
     with transaction(engine) as session:
         rows = session.execute(stmt).all()
@@ -111,7 +131,6 @@ def record_pass(
     base_hash: str | None,
     headers: Sequence[Header],
     credits: Sequence[Found],
-    token_symbols: Mapping[str, str],
     orphan_above: int | None,
     head: int,
     keep: int,
@@ -165,7 +184,7 @@ def record_pass(
             payment = payments.get(c.payment_id)
             if payment is None:  # deleted meanwhile: nothing to credit
                 continue
-            outcome = _record_credit(payment, c, chain, times[c.block_number], token_symbols, now)
+            outcome = _record_credit(payment, c, chain, times[c.block_number], now)
             if outcome == "counted":
                 found += 1
                 credited_ids.add(payment.id)
@@ -181,7 +200,9 @@ def record_pass(
                     payments[payment_id],
                     now,
                     credited=payment_id in credited_ids,
-                    orphaned=payment_id in orphaned_ids,
+                    # a credit moved to another block restarts its confirmations; the
+                    # lifecycle announces payment.reorged if confirmed money was lost
+                    orphaned=payment_id in orphaned_ids or payment_id in moved_ids,
                 )
             )
 
@@ -258,7 +279,6 @@ def _record_credit(
     c: Found,
     chain: str,
     block_time: datetime,
-    token_symbols: Mapping[str, str],
     now: datetime,
 ) -> str | None:
     """Insert a new credit or revive an orphaned one ("counted"); move a live one that
@@ -288,8 +308,8 @@ def _record_credit(
             block_hash=c.block_hash,
             block_time=block_time,
             from_address=to_checksum(c.from_address),
-            to_address=to_checksum(c.to_address),
-            token=token_symbols.get(c.token_address) if c.token_address else None,
+            to_address=payment.address,  # the same address, already checksummed
+            token=payment.token,  # matched on the payment's own asset
             amount_base=c.amount,
             payment_id=payment.id,
             state=TransferState.SEEN.value,

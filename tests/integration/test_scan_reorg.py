@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from ctripctl.db.models import Transfer, WebhookEvent
+from ctripctl.db.models import Payment, Transfer, WebhookEvent
 from ctripctl.db.session import get_engine, transaction
 from tests.support.cli import Cli
 from tests.support.evm import Chain
@@ -127,6 +127,42 @@ def test_anvil_reorg_moving_a_credit_to_another_block(cli: Cli, chain: Chain, da
     assert shown["status"] == "detected" and shown["received_base"] == str(ETH)  # never twice
     [(_, number, block_hash, state)] = transfers(database_url)
     assert (number, block_hash, state) == (moved["blockNumber"], moved["blockHash"].to_0x_hex(), "seen")
+    # No money was lost and the status did not change: nothing to announce (lifecycle rule).
+    assert events(database_url, p["id"]) == ["payment.created", "payment.detected"]
+
+
+def test_reorg_moving_a_confirmed_credit_finds_it_again(cli: Cli, chain: Chain, database_url: str) -> None:
+    """A confirmed payment is no longer watched; a reorg that moves its credit must still
+    find it on the new branch (not orphan it for good)."""
+    p = create(cli, "1")
+    receipt = chain.send_eth(p["address"], ETH)
+    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
+    chain.mine(2)
+    scan(cli)
+    with transaction(get_engine(database_url)) as session:  # what `confirm` would have done
+        session.execute(update(Transfer).values(state="confirmed"))
+        session.execute(
+            update(Payment).where(Payment.id == p["id"]).values(status="confirmed", confirmed_base=ETH)
+        )
+    same = {
+        "from": tx["from"],
+        "to": tx["to"],
+        "value": hex(tx["value"]),
+        "nonce": hex(tx["nonce"]),
+        "gas": hex(tx["gas"]),
+        "maxFeePerGas": hex(tx["maxFeePerGas"]),
+        "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
+    }
+    chain.reorg(3, [(same, 2)])
+    result = scan(cli)
+    assert result["reorg_depth"] == 3 and result["payments_updated"] == 1
+    shown = cli.ok("payment", "show", p["id"])
+    # Still paid in full, but its confirmations start again on the new block.
+    assert shown["status"] == "detected" and shown["received_base"] == str(ETH)
+    assert shown["confirmed_base"] == "0"
+    [t] = shown["transfers"]
+    assert (t["state"], t["block_number"]) == ("seen", receipt["blockNumber"] + 2)
+    assert events(database_url, p["id"])[-1] == "payment.reorged"
 
 
 def test_reorg_deeper_than_kept_hashes_needs_a_rescan(cli: Cli, chain: Chain, database_url: str) -> None:
