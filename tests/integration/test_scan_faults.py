@@ -205,3 +205,17 @@ def test_wrong_chain_id_is_refused(
     assert run.exit_code == 5, run
     assert "node is on chain id 31337, config says 1" in run.stderr
     assert state(database_url) == (None, 0, 1)
+
+
+def test_scan_lock_is_per_chain_and_released(database_url: str) -> None:
+    from ctripctl.chain.locks import scan_lock
+    from ctripctl.errors import Busy
+
+    engine = get_engine(database_url)
+    with scan_lock(engine, "eth"):
+        with scan_lock(engine, "polygon"):  # another chain: runs in parallel
+            pass
+        with pytest.raises(Busy, match="another scan pass of chain 'eth'"), scan_lock(engine, "eth"):
+            pass
+    with scan_lock(engine, "eth"):  # released on exit
+        pass
