@@ -41,8 +41,9 @@ if TYPE_CHECKING:
 
 #: Seen transfers judged per pass; the rest wait for the next pass.
 CANDIDATE_LIMIT = 5_000
-#: Block-hash checks per JSON-RPC batch (providers cap batch sizes near 1,000).
-BLOCKS_PER_REQUEST = 500
+#: Block-hash checks per JSON-RPC batch. Public providers cap batches (some at 100 calls);
+#: a pass usually checks a handful of blocks, so this is one request in practice.
+BLOCKS_PER_REQUEST = 100
 
 
 @dataclass(frozen=True)
