@@ -62,24 +62,39 @@ def dialect_name(engine: Engine) -> str:
 
 @contextlib.contextmanager
 def map_db_errors() -> Iterator[None]:
-    """Turn 'cannot reach/open the database' into DatabaseUnavailable (safe to retry)."""
-    from sqlalchemy.exc import DBAPIError, OperationalError, ProgrammingError
+    """Turn 'cannot reach/open the database' into DatabaseUnavailable (safe to retry).
+
+    A missing schema (never migrated) says to run `ctripctl db upgrade`; a database that
+    does not exist, refuses us, or is not a database at all says so. Anything else (a
+    constraint violation, a bug in a query) passes through unchanged.
+    """
+    from sqlalchemy.exc import DBAPIError, OperationalError
 
     try:
         yield
-    except (OperationalError, ProgrammingError) as exc:
-        message = _first_line(exc)
-        if "no such table" in message or "does not exist" in message:
-            raise DatabaseUnavailable(
-                f"the database has no ctripctl schema ({message}); run `ctripctl db upgrade`"
-            ) from None
-        if isinstance(exc, ProgrammingError):
-            raise
-        raise DatabaseUnavailable(f"database unavailable: {message}") from None
     except DBAPIError as exc:
+        message = _first_line(exc)
+        if _is_missing_schema(message):
+            raise DatabaseUnavailable(
+                f"the database has no ctripctl schema or an old one ({message}); run `ctripctl db upgrade`"
+            ) from None
         if exc.connection_invalidated:
-            raise DatabaseUnavailable(f"database connection lost: {_first_line(exc)}") from None
+            raise DatabaseUnavailable(f"database connection lost: {message}") from None
+        if isinstance(exc, OperationalError) or any(p in message for p in _UNUSABLE):
+            raise DatabaseUnavailable(f"database unavailable: {message}") from None
         raise
+
+
+_UNUSABLE = ("permission denied", "file is not a database")
+
+
+def _is_missing_schema(message: str) -> bool:
+    # SQLite: "no such table: payments" / "no such column"; PostgreSQL: 'relation "payments"
+    # does not exist' / 'column "x" does not exist' (a schema older than this ctripctl).
+    # Not 'database "x" does not exist': that one is a connection failure.
+    if any(p in message for p in ("no such table", "no such column", "has no column named")):
+        return True
+    return message.startswith(("relation ", "column ")) and "does not exist" in message
 
 
 @contextlib.contextmanager

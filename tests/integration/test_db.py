@@ -58,7 +58,9 @@ def test_unmigrated_database_is_a_clear_error(tmp_path: Path, empty_url: str) ->
         ("payment", "cancel", "pay_x"),
     ):
         message = one_line_error(cli(*args, "--json"), 5)
-        assert "has no ctripctl schema" in message and "run `ctripctl db upgrade`" in message, message
+        assert "has no ctripctl schema or an old one" in message and "run `ctripctl db upgrade`" in message, (
+            message
+        )
 
 
 def test_upgrade_is_idempotent_and_current_reports(tmp_path: Path, empty_url: str) -> None:
@@ -101,3 +103,32 @@ def test_unopenable_sqlite_file(tmp_path: Path) -> None:
 def test_unknown_database_driver(tmp_path: Path) -> None:
     cli = cli_for(tmp_path, "mysql+nosuchdriver://x@y/z")
     assert "database_url is not usable" in one_line_error(cli("payment", "list"), 2)
+
+
+def test_postgres_database_that_does_not_exist(tmp_path: Path) -> None:
+    from tests.support.databases import postgres_base_url
+
+    base = postgres_base_url().rsplit("/", 1)[0]
+    cli = cli_for(tmp_path, f"{base}/no_such_database_here")
+    message = one_line_error(cli("payment", "list"), 5)
+    assert "database unavailable" in message and "no_such_database_here" in message
+    assert "db upgrade" not in message  # migrating would not help: it is a connection problem
+
+
+def test_file_that_is_not_a_database(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite" * 100)
+    cli = cli_for(tmp_path, f"sqlite:///{junk}")
+    assert "file is not a database" in one_line_error(cli("payment", "list"), 5)
+
+
+def test_schema_older_than_the_code(tmp_path: Path, database_url: str) -> None:
+    """A column the code expects is missing (an old schema): told to run `db upgrade`."""
+    from sqlalchemy import text
+
+    engine = get_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(text("ALTER TABLE webhook_events DROP COLUMN lease_until"))
+    cli = cli_for(tmp_path, database_url)
+    message = one_line_error(cli("payment", "create", "--chain", "local", "--amount", "1"), 5)
+    assert "lease_until" in message and "run `ctripctl db upgrade`" in message
