@@ -27,8 +27,12 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except CtripError as exc:
-        # The message often quotes user input ("[/x]"): escape it, never parse it as markup.
-        stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
+        from ctripctl.ops.logs import log_error
+
+        # With --log-format json the error is one JSON log line too (log shippers parse every line).
+        if not log_error(exc):
+            # The message often quotes user input ("[/x]"): escape it, never parse it as markup.
+            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         stderr.print("Interrupted; nothing after the last commit was kept.")

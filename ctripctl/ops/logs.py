@@ -33,6 +33,7 @@ PASS_LOGGER = "ctripctl.pass"
 FORMATS = ("text", "json")
 NOISY_LIBRARIES = ("httpx", "httpcore", "web3", "urllib3", "alembic", "sqlalchemy")
 _FIELDS_ATTR = "ctrip_fields"
+_json_mode = False  # set by configure_logging(); errors then go out as JSON lines too
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -82,8 +83,10 @@ def configure_logging(verbosity: int = 0, fmt: str = "text") -> None:
 
     verbosity: -1 quiet (warnings and errors), 0 default (info), 1 debug, 2 debug everywhere.
     """
+    global _json_mode
     if fmt not in FORMATS:
         raise ValueError(f"log format must be one of {FORMATS}")
+    _json_mode = fmt == "json"
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _StderrHandler)]:
         root.removeHandler(handler)
@@ -95,6 +98,18 @@ def configure_logging(verbosity: int = 0, fmt: str = "text") -> None:
     logging.getLogger(LOGGER).setLevel(level)
     for name in NOISY_LIBRARIES:
         logging.getLogger(name).setLevel(logging.DEBUG if verbosity >= 2 else logging.WARNING)
+
+
+def log_error(exc: BaseException) -> bool:
+    """In JSON mode, log a command's fatal error as one JSON line and return True.
+
+    In text mode return False: the CLI prints its usual `Error: …` line itself.
+    """
+    if not _json_mode:
+        return False
+    fields = {"error": type(exc).__name__, "exit_code": getattr(exc, "exit_code", 1)}
+    logging.getLogger(LOGGER).error("Error: %s", exc, extra={_FIELDS_ATTR: fields})
+    return True
 
 
 def log_pass(

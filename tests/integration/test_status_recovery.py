@@ -120,6 +120,11 @@ def test_log_format_and_levels(cli: Cli) -> None:
     quiet = cli("-q", "scan", "--chain", "local")
     assert quiet.exit_code == 0 and "ctripctl.pass" not in quiet.stderr
 
+    # With JSON logs the error line is JSON too: every stderr line parses for the log shipper.
     failing = cli("-q", "--log-format", "json", "scan", "--chain", "nope")
     assert failing.exit_code == 2
-    assert "unknown chain" in failing.stderr
+    [error] = [json.loads(x) for x in failing.stderr.splitlines() if json.loads(x)["level"] == "error"]
+    assert error["msg"].startswith("Error: unknown chain 'nope'")
+    assert error["exit_code"] == 2 and error["error"] == "InputError"
+    text_error = cli("scan", "--chain", "nope")
+    assert text_error.exit_code == 2 and text_error.stderr.startswith("Error: unknown chain 'nope'")
