@@ -130,6 +130,17 @@ def test_unreachable_node(cli: Cli, tmp_path: Path, database_url: str, token: An
     assert screen.exit_code == 7 and "unreachable" in screen.stdout
 
 
+def test_node_on_another_chain_counts_as_unreachable(
+    cli: Cli, tmp_path: Path, database_url: str, anvil: Anvil
+) -> None:
+    passes(cli)
+    wrong = write_config(tmp_path / "wrong.toml", database_url=database_url, rpc_urls=[anvil.url], chain_id=1)
+    run, report = status(Cli(wrong))
+    assert run.exit_code == 7, run
+    assert codes(report) == ["node_unreachable"]
+    assert "node is on chain id 31337, config says 1" in report["chains"][0]["node"]["error"]
+
+
 def test_dead_webhook(cli: Cli, database_url: str) -> None:
     payment = cli.ok("payment", "create", "--chain", "local", "--amount", "1")
     passes(cli)
