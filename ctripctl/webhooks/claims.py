@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, exists, insert, or_, select, update
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy.orm import Session
 
 from ctripctl.db.models import Payment, WebhookAttempt, WebhookEvent
 from ctripctl.webhooks.schedule import PENDING, SKIPPED
@@ -75,12 +75,16 @@ class Outcome:
 
 
 def due_query(now: datetime, limit: int) -> Any:
-    """Due, unleased events whose payment has no earlier pending event, oldest first."""
-    earlier = aliased(WebhookEvent)
-    blocked = exists().where(
-        earlier.payment_id == WebhookEvent.payment_id,
-        earlier.seq < WebhookEvent.seq,
-        earlier.status == PENDING,
+    """Due, unleased events that are the oldest pending event of their payment, oldest first.
+
+    "Oldest pending event of its payment" is one grouped pass over the pending events
+    (a hash aggregate), rather than a per-row NOT EXISTS probe: the probe's plan depends
+    on table statistics and degrades to quadratic on a freshly filled outbox.
+    """
+    heads = (
+        select(func.min(WebhookEvent.seq))
+        .where(WebhookEvent.status == PENDING)
+        .group_by(WebhookEvent.payment_id)
     )
     return (
         select(
@@ -93,10 +97,10 @@ def due_query(now: datetime, limit: int) -> Any:
         )
         .join(Payment, Payment.id == WebhookEvent.payment_id)
         .where(
+            WebhookEvent.seq.in_(heads),
             WebhookEvent.status == PENDING,
             WebhookEvent.next_attempt_at <= now,
             or_(WebhookEvent.lease_until.is_(None), WebhookEvent.lease_until <= now),
-            ~blocked,
         )
         .order_by(WebhookEvent.seq)
         .limit(limit)

@@ -1,16 +1,18 @@
 """One bounded flush pass: claim due events, deliver them concurrently, record outcomes.
 
-The loop keeps up to `concurrency` attempts in flight over one pooled AsyncClient. When
-half the slots are free it claims more (one short transaction); finished attempts are
-recorded in batches (one short transaction per batch, at least every `RECORD_EVERY`
-seconds), so the database sees a few dozen transactions per thousand deliveries, not
-thousands. The pass ends when nothing is in flight and a claim made after the last
-recording found nothing due (recording can unblock a payment's next event), or when
-`limit` events have been taken.
+The loop keeps up to `concurrency` attempts in flight over one pooled AsyncClient, and
+up to twice that many events claimed, so the HTTP slots stay busy while a database step
+commits. Each step is one short transaction that records the finished attempts and
+claims the next events; it runs when half a window of work is waiting (or the oldest
+outcome has waited `RECORD_EVERY` seconds), so the database sees a few transactions per
+hundred deliveries, not one per delivery. The pass ends when nothing is in flight and a
+claim made after the last recording found nothing due (recording can unblock a
+payment's next event), or when `limit` events have been taken.
 
-Leases: every claimed attempt starts at once (claims never exceed free slots) and is
-bounded by the timeout, and outcomes are recorded within `RECORD_EVERY`, so a lease of
-`2 × timeout + LEASE_MARGIN` is not outrun by a healthy flusher.
+Leases: a claimed event waits for a slot at most one timeout (the window is two slots'
+worth), its attempt is bounded by the timeout, and its outcome is recorded within
+`RECORD_EVERY`, so a lease of `2 × timeout + LEASE_MARGIN` is not outrun by a healthy
+flusher.
 
 Database calls run in a worker thread (`asyncio.to_thread`) one at a time, so responses
 keep arriving while a claim or a recording is committing. Recording is retried with
@@ -124,10 +126,12 @@ class _Flusher:
         done: list[Outcome] = []
         oldest_done = 0.0
         exhausted = False  # the last claim found nothing, and nothing was recorded since
-        step_size = max(1, self.concurrency // 4)
+        step_size = max(1, self.concurrency // 2)
+        window = 2 * self.concurrency  # claimed but not yet recorded: keeps slots busy during a step
+        slots = asyncio.Semaphore(self.concurrency)
         async with make_client(concurrency=self.concurrency, timeout=self.timeout) as client:
             while True:
-                free = self.concurrency - len(inflight)
+                free = window - len(inflight) - len(done)
                 may_claim = self._budget() > 0 and free > 0 and (not exhausted or bool(done))
                 record_due = bool(done) and (
                     len(done) >= step_size
@@ -145,7 +149,7 @@ class _Flusher:
                     if want:
                         exhausted = not batch.events and not batch.skipped
                     for event in batch.events:
-                        inflight[asyncio.create_task(self._attempt(client, guard, event))] = event
+                        inflight[asyncio.create_task(self._attempt(client, guard, slots, event))] = event
                     if batch.skipped:  # skipping may have unblocked later events of those payments
                         exhausted = False
                     self._report()
@@ -212,9 +216,12 @@ class _Flusher:
             else:
                 self.result.failed += 1
 
-    async def _attempt(self, client: httpx.AsyncClient, guard: TargetGuard, event: Claimed) -> Outcome:
-        started_at = self.clock()
-        attempt = await send(client, guard, self.key, event, timeout=self.timeout)
+    async def _attempt(
+        self, client: httpx.AsyncClient, guard: TargetGuard, slots: asyncio.Semaphore, event: Claimed
+    ) -> Outcome:
+        async with slots:
+            started_at = self.clock()
+            attempt = await send(client, guard, self.key, event, timeout=self.timeout)
         finished_at = self.clock()
         decision = schedule.decide(
             event.attempt,
