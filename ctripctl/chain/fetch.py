@@ -97,22 +97,30 @@ class RangeData:
 Progress = Callable[[int], None]
 
 
+Watched = Mapping[str, Watch]
+
+
 def fetch_range(
     rpc: RpcClient,
     start: int,
     end: int,
-    watched: Mapping[str, Watch],
+    watched: Watched | Callable[[], Watched],
     *,
     parent_hash: str | None = None,
     blocks_per_request: int = BLOCKS_PER_REQUEST,
     in_flight: int = IN_FLIGHT,
     progress: Progress | None = None,
 ) -> RangeData:
-    """Blocks `start..end` (inclusive): headers plus the credits to `watched` addresses."""
+    """Blocks `start..end` (inclusive): headers plus the credits to `watched` addresses.
+
+    `watched` may be a function: it is then called once the block requests are in
+    flight, so reading the watched set (and importing what that needs) overlaps the
+    node's work instead of delaying it. Block workers therefore keep every native
+    transfer with value > 0 (a few compact tuples per block) and the matching against
+    `watched` happens here, once it is known.
+    """
     if end < start:
         return RangeData()
-    tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
-    token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
     numbers = list(range(start, end + 1))
     chunks = [numbers[i : i + blocks_per_request] for i in range(0, len(numbers), blocks_per_request)]
 
@@ -120,15 +128,19 @@ def fetch_range(
     candidates: list[Found] = []
     logs: list[dict[str, Any]] = []
     with ThreadPoolExecutor(max_workers=max(1, in_flight), thread_name_prefix="ctrip-fetch") as pool:
+        futures = [pool.submit(_fetch_blocks, rpc, chunk) for chunk in chunks]
+        if callable(watched):
+            watched = watched()
+        tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
+        token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
         log_future = (
             pool.submit(get_transfer_logs, rpc, start, end, tokens, token_targets) if tokens else None
         )
-        futures = [pool.submit(_fetch_blocks, rpc, chunk, watched) for chunk in chunks]
         for future in as_completed(futures):
-            chunk_headers, chunk_candidates = future.result()
+            chunk_headers, natives = future.result()
             for header in chunk_headers:
                 headers[header.number] = header
-            candidates.extend(chunk_candidates)
+            candidates.extend(_native_credits(natives, watched))
             if progress is not None:
                 progress(len(chunk_headers))
         if log_future is not None:
@@ -152,44 +164,53 @@ def fetch_range(
     return RangeData(headers=chain, credits=credits)
 
 
-def _fetch_blocks(
-    rpc: RpcClient, numbers: Sequence[int], watched: Mapping[str, Watch]
-) -> tuple[list[Header], list[Found]]:
-    """One HTTP request for a chunk of blocks; reduce each to its header and native matches."""
+#: A native transfer as the block workers keep it: (to, value, tx hash, from, block number,
+#: block hash), addresses lowercase.
+Native = tuple[str, int, str, str, int, str]
+
+
+def _fetch_blocks(rpc: RpcClient, numbers: Sequence[int]) -> tuple[list[Header], list[Native]]:
+    """One HTTP request for a chunk of blocks; reduce each to its header and value transfers."""
     results = rpc.batch([("eth_getBlockByNumber", (hex(n), True)) for n in numbers])
     headers: list[Header] = []
-    found: list[Found] = []
+    natives: list[Native] = []
     for number, block in zip(numbers, results, strict=True):
         if isinstance(block, RpcError):
             raise NodeUnavailable(f"eth_getBlockByNumber({number}) failed: {block.message}")
         if block is None:  # past the node's head (it moved back): the range ends before it
             continue
-        header = Header(number, block["hash"], block["parentHash"], int(block["timestamp"], 16))
-        headers.append(header)
+        block_hash = block["hash"]
+        headers.append(Header(number, block_hash, block["parentHash"], int(block["timestamp"], 16)))
         for tx in block["transactions"]:
-            to = tx.get("to")
-            if to is None:
-                continue
-            watch = watched.get(to.lower())
-            if watch is None or watch.token_address is not NATIVE:
-                continue
-            value = int(tx["value"], 16)
-            if value <= 0:
-                continue
-            found.append(
-                Found(
-                    payment_id=watch.payment_id,
-                    tx_hash=tx["hash"],
-                    log_index=-1,
-                    block_number=number,
-                    block_hash=header.hash,
-                    from_address=tx["from"].lower(),
-                    to_address=to.lower(),
-                    token_address=None,
-                    amount=value,
+            to, value = tx.get("to"), tx.get("value", "0x0")
+            if to is not None and value != "0x0":
+                natives.append(
+                    (to.lower(), int(value, 16), tx["hash"], tx["from"].lower(), number, block_hash)
                 )
+    return headers, natives
+
+
+def _native_credits(natives: Sequence[Native], watched: Watched) -> list[Found]:
+    """The native transfers to watched addresses of native-coin payments (a dict lookup each)."""
+    found = []
+    for to, value, tx_hash, sender, number, block_hash in natives:
+        watch = watched.get(to)
+        if watch is None or watch.token_address is not NATIVE or value <= 0:
+            continue
+        found.append(
+            Found(
+                payment_id=watch.payment_id,
+                tx_hash=tx_hash,
+                log_index=-1,
+                block_number=number,
+                block_hash=block_hash,
+                from_address=sender,
+                to_address=to,
+                token_address=None,
+                amount=value,
             )
-    return headers, found
+        )
+    return found
 
 
 def _consistent_prefix(
@@ -235,7 +256,7 @@ def _moved(candidate: Found) -> Found:
     return replace(candidate, block_hash="0x" + "0" * 64)
 
 
-def _token_credits(logs: list[dict[str, Any]], watched: Mapping[str, Watch]) -> list[Found]:
+def _token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
     found = []
     for log in logs:
         topics = log.get("topics") or []

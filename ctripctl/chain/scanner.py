@@ -123,12 +123,12 @@ def one_pass(
     progress: ProgressFn | None = None,
 ) -> PassResult:
     """One pass; the caller holds the chain's scan lock."""
-    from ctripctl.chain.fetch import fetch_range
-    from ctripctl.db import scan_store
+    from ctripctl.chain.fetch import Watch, fetch_range
+    from ctripctl.db.checkpoint import read_checkpoint
 
     started = time.perf_counter()
     requests_before = rpc.requests_sent
-    old = scan_store.read_checkpoint(engine, chain.name, chain.start_block)
+    old = read_checkpoint(engine, chain.name, chain.start_block)
     base, base_hash = old.last_block, old.hash
     if rescan_from is not None:
         if rescan_from > old.last_block + 1:
@@ -148,9 +148,14 @@ def one_pass(
 
     now = datetime.now(UTC)
     recorded_from = orphan_above + 1 if orphan_above is not None else rescan_from
-    watched = scan_store.read_watched(
-        engine, chain.name, now, config.late_window, recorded_from=recorded_from
-    )
+
+    def watched() -> dict[str, Watch]:
+        # Called by fetch_range once the block requests are in flight: importing the ORM
+        # and reading the watched set overlap the node's work. Read AFTER the head.
+        from ctripctl.db.scan_store import read_watched
+
+        return read_watched(engine, chain.name, now, config.late_window, recorded_from=recorded_from)
+
     start, end = base + 1, min(base + chain.block_batch_size, head)
     total = max(0, end - start + 1)
     done = 0
@@ -162,6 +167,8 @@ def one_pass(
             progress(done, total)
 
     data = fetch_range(rpc, start, end, watched, parent_hash=base_hash, progress=advance)
+    from ctripctl.db import scan_store
+
     recorded = scan_store.record_pass(
         engine,
         chain=chain.name,

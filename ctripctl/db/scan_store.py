@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from ctripctl.chain.addresses import to_checksum
 from ctripctl.chain.fetch import Found, Header, Watch
+from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
 from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
@@ -45,28 +46,11 @@ FAULT_EXIT_CODE = 86
 
 
 @dataclass(frozen=True)
-class Checkpoint:
-    """The last block a pass committed (start_block − 1 before the first pass)."""
-
-    last_block: int
-    hash: str | None
-    exists: bool  # False: no chain_states row yet (the first pass inserts it)
-
-
-@dataclass(frozen=True)
 class Recorded:
     transfers_found: int  # credits inserted or revived
     transfers_orphaned: int
     payments_updated: int
     events: int
-
-
-def read_checkpoint(engine: Engine, chain: str, start_block: int) -> Checkpoint:
-    with transaction(engine) as session:
-        state = session.get(ChainState, chain)
-        if state is None:
-            return Checkpoint(start_block - 1, None, exists=False)
-        return Checkpoint(state.last_block, state.last_block_hash, exists=True)
 
 
 def read_watched(

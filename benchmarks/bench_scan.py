@@ -1,0 +1,342 @@
+"""Scan throughput on a local anvil: the real `ctripctl scan` pass vs the raw floor vs web3.
+
+The chain: 1,000 blocks x 10 transactions (5 native, 5 ERC-20 transfers, to random
+addresses), 1 block in 10 paying one of 1,000 open payments (half ETH, half USDT).
+Built fast: automine off, each block's 10 transactions sent as one JSON-RPC batch of
+eth_sendTransaction with explicit nonces and gas, then one evm_mine.
+
+Measured in one run (medians of --reps repetitions), all over the same 1,000 blocks:
+
+  pass (process)   `python -m ctripctl scan` as cron runs it: interpreter start, imports,
+                   config, lock, reorg check, fetch, one write transaction (fresh copy of
+                   the database each time, so each pass records all 100 credits)
+  pass (in-proc)   the same pass's own `elapsed_s` (without interpreter start-up)
+  raw floor        the same blocks in JSON-RPC batches of 50 over one keep-alive httpx
+                   client, 4 in flight, JSON decoded, plus one eth_getLogs
+  raw sequential   batches of 50, one at a time (the baseline for web3's batching)
+  web3 batch       web3.py `batch_requests()`, batches of 50, one at a time
+  naive web3       `w3.eth.get_block(n, full_transactions=True)` one by one
+
+Plus HTTP requests per 1,000 blocks of the pass, and the pass with 10x the open
+payments (10,000) vs 1,000. Targets (issue 3): pass >= 0.8 x raw floor, >= 3 x naive,
+<= 40 requests per 1,000 blocks, 10x payments < 1.2x time.
+
+Run:  .venv/bin/python benchmarks/bench_scan.py [--reps 5] [--blocks 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from ctripctl.chain.fetch import TRANSFER_TOPIC  # noqa: E402
+from tests.support.anvil import Anvil  # noqa: E402
+from tests.support.config import write_config  # noqa: E402
+from tests.support.evm import Chain  # noqa: E402
+
+TXS_PER_BLOCK = 10
+PAY_EVERY = 10
+NATIVE_AMOUNT = 10**15  # 0.001 ETH
+TOKEN_AMOUNT = 10**6  # 1 USDT
+
+
+def rpc(client: httpx.Client, url: str, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+    payload = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
+    body = client.post(url, json=payload).json()
+    by_id = {item["id"]: item for item in body}
+    out = []
+    for i in range(len(calls)):
+        if "error" in by_id[i]:
+            raise RuntimeError(by_id[i]["error"])
+        out.append(by_id[i]["result"])
+    return out
+
+
+def create_payments(config: Path, count: int) -> list[dict[str, Any]]:
+    """`ctripctl payment import`: alternating ETH / USDT payments, derivation index order."""
+    rows = ["chain,amount,token,expires_in"]
+    for i in range(count):
+        rows.append("local,0.001,,7d" if i % 2 == 0 else "local,1,USDT,7d")
+    out = subprocess.run(
+        [sys.executable, "-m", "ctripctl", "payment", "import", "-", "--json", "--config", str(config)],
+        input="\n".join(rows) + "\n",
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    return json.loads(out.stdout)
+
+
+def build_chain(anvil: Anvil, chain: Chain, token: Any, payments: list[dict[str, Any]], blocks: int) -> int:
+    """Mine `blocks` blocks of 10 transactions; every 10th pays the next payment. Returns the first."""
+    url = anvil.url
+    senders = chain.accounts[1:10]
+    token_address = token.address
+    client = httpx.Client(timeout=60)
+    # Give every sender tokens (the payer holds the minted supply).
+    for sender in senders[1:]:
+        chain.send_token(token, sender, 10**24)
+    anvil.rpc("evm_setAutomine", False)
+    nonces = {
+        s: int(n, 16)
+        for s, n in zip(
+            senders,
+            rpc(client, url, [("eth_getTransactionCount", [s, "pending"]) for s in senders]),
+            strict=True,
+        )
+    }
+    fee = {"maxFeePerGas": hex(100 * 10**9), "maxPriorityFeePerGas": hex(10**9)}
+    rng = random.Random(7)
+    first = chain.head + 1
+    paid = 0
+    for b in range(blocks):
+        calls = []
+        pay_slot = rng.randrange(TXS_PER_BLOCK) if b % PAY_EVERY == 0 and paid < len(payments) else -1
+        target = payments[paid] if pay_slot >= 0 else None
+        if target is not None:  # the paying tx must be of the payment's asset
+            pay_slot = pay_slot % 5 + (0 if target["token"] is None else 5)
+        for slot in range(TXS_PER_BLOCK):
+            sender = senders[(b * TXS_PER_BLOCK + slot) % len(senders)]
+            to = "0x" + rng.randbytes(20).hex()
+            if slot == pay_slot:
+                to = target["address"]  # type: ignore[index]
+            tx: dict[str, Any] = {"from": sender, "nonce": hex(nonces[sender]), **fee}
+            nonces[sender] += 1
+            if slot < 5:
+                tx.update(
+                    to=to,
+                    value=hex(NATIVE_AMOUNT if slot == pay_slot else rng.randrange(1, 10**15)),
+                    gas="0x5208",
+                )
+            else:
+                amount = TOKEN_AMOUNT if slot == pay_slot else rng.randrange(1, 10**6)
+                data = "0xa9059cbb" + to[2:].lower().rjust(64, "0") + hex(amount)[2:].rjust(64, "0")
+                tx.update(to=token_address, data=data, gas=hex(80_000))
+            calls.append(("eth_sendTransaction", [tx]))
+        if pay_slot >= 0:
+            paid += 1
+        rpc(client, url, calls)
+        rpc(client, url, [("evm_mine", [])])
+    last = chain.head
+    counts = rpc(
+        client, url, [("eth_getBlockTransactionCountByNumber", [hex(n)]) for n in range(first, last + 1)]
+    )
+    assert last - first + 1 == blocks and all(int(c, 16) == TXS_PER_BLOCK for c in counts), (
+        "chain build failed"
+    )
+    client.close()
+    return first
+
+
+VARIANTS = (
+    "pass 1k",
+    "pass 1k in-proc",
+    "pass 10k",
+    "pass 10k in-proc",
+    "raw floor",
+    "raw sequential",
+    "web3 batch",
+    "naive web3",
+)
+
+
+def raw_fetch(url: str, first: int, last: int, in_flight: int, log_filter: dict[str, Any] | None) -> int:
+    numbers = list(range(first, last + 1))
+    chunks = [numbers[i : i + 50] for i in range(0, len(numbers), 50)]
+    with httpx.Client(
+        timeout=60, limits=httpx.Limits(max_connections=in_flight, max_keepalive_connections=in_flight)
+    ) as client:
+
+        def one(chunk: list[int]) -> int:
+            blocks = rpc(client, url, [("eth_getBlockByNumber", [hex(n), True]) for n in chunk])
+            return sum(len(b["transactions"]) for b in blocks)
+
+        with ThreadPoolExecutor(in_flight) as pool:
+            txs = sum(pool.map(one, chunks))
+            if log_filter is not None:
+                rpc(client, url, [("eth_getLogs", [log_filter])])
+    return txs
+
+
+def web3_batches(url: str, first: int, last: int) -> int:
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+    txs = 0
+    for start in range(first, last + 1, 50):
+        with w3.batch_requests() as batch:
+            for n in range(start, min(start + 50, last + 1)):
+                batch.add(w3.eth.get_block(n, full_transactions=True))
+            txs += sum(len(b["transactions"]) for b in batch.execute())
+    return txs
+
+
+def naive_web3(url: str, first: int, last: int) -> int:
+    from web3 import Web3
+
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+    return sum(
+        len(w3.eth.get_block(n, full_transactions=True)["transactions"]) for n in range(first, last + 1)
+    )
+
+
+def scan_process(config: Path, template: Path, database: Path) -> dict[str, Any]:
+    shutil.copyfile(template, database)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "ctripctl", "scan", "--chain", "local", "--json", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "CTRIP_LOG_FORMAT": "text"},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)
+
+
+def prepare_db(
+    workdir: Path, name: str, anvil: Anvil, token: Any, first: int, count: int
+) -> tuple[Path, Path, Path, list[dict[str, Any]]]:
+    """A migrated SQLite database with `count` payments: (config, template, live db, payments)."""
+    from ctripctl.db import migrate
+
+    directory = workdir / name
+    directory.mkdir()
+    template = directory / "template.db"
+    migrate.upgrade(f"sqlite:///{template}")
+    config = write_config(
+        directory / "ctrip.toml",
+        database_url=f"sqlite:///{template}",
+        rpc_urls=[anvil.url],
+        token_address=token.address,
+        block_batch_size=100_000,
+        start_block=first,
+    )
+    payments = create_payments(config, count)
+    import sqlite3
+
+    with sqlite3.connect(template) as conn:  # fold the WAL into the file before copying it
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    live = directory / "live.db"
+    config.write_text(config.read_text().replace(str(template), str(live)))
+    return config, template, live, payments
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--blocks", type=int, default=1000)
+    args = parser.parse_args()
+    blocks = args.blocks
+
+    anvil = Anvil("--gas-limit", "100000000")
+    workdir = Path(tempfile.mkdtemp(prefix="bench_scan_"))
+    try:
+        chain = Chain(anvil)
+        token = chain.deploy_token("USDT", 6)
+        # Payments first (their addresses are needed to pay them), start_block fixed later.
+        start_guess = chain.head + 1 + 8  # after the 8 token-funding transactions below
+        config1, template1, live1, payments = prepare_db(workdir, "p1000", anvil, token, start_guess, 1000)
+        config10, template10, live10, _ = prepare_db(workdir, "p10000", anvil, token, start_guess, 10_000)
+        t0 = time.perf_counter()
+        first = build_chain(anvil, chain, token, payments, blocks)
+        assert first == start_guess, (first, start_guess)
+        last = first + blocks - 1
+        built = time.perf_counter() - t0
+        print(f"chain: blocks {first}..{last} ({blocks} x {TXS_PER_BLOCK} txs) built in {built:.1f}s")
+
+        token_targets = [p["address"] for p in payments if p["token"] is not None]
+        log_filter = {
+            "fromBlock": hex(first),
+            "toBlock": hex(last),
+            "address": [token.address],
+            "topics": [TRANSFER_TOPIC, None, ["0x" + "0" * 24 + a[2:].lower() for a in token_targets]],
+        }
+        reps = args.reps
+        url = anvil.url
+        expected = len(range(0, blocks, PAY_EVERY))
+        scan_process(config1, template1, live1)  # warm-up (OS caches, anvil)
+        # Interleaved: every repetition runs every variant once, so a load spike on this
+        # shared machine hits all of them alike; medians per variant at the end.
+        samples: dict[str, list[float]] = {k: [] for k in VARIANTS}
+        requests: list[int] = []
+        for rep in range(reps):
+            for size, (config, template, live) in (
+                ("1k", (config1, template1, live1)),
+                ("10k", (config10, template10, live10)),
+            ):
+                t0 = time.perf_counter()
+                result = scan_process(config, template, live)
+                samples[f"pass {size}"].append(time.perf_counter() - t0)
+                samples[f"pass {size} in-proc"].append(result["elapsed_s"])
+                assert result["blocks_scanned"] == blocks and result["transfers_found"] == expected, result
+                if size == "1k":
+                    requests.append(result["rpc_requests"])
+            for name, fn in (
+                ("raw floor", lambda: raw_fetch(url, first, last, 4, log_filter)),
+                ("raw sequential", lambda: raw_fetch(url, first, last, 1, None)),
+                ("web3 batch", lambda: web3_batches(url, first, last)),
+                ("naive web3", lambda: naive_web3(url, first, last)),
+            ):
+                t0 = time.perf_counter()
+                txs = fn()
+                samples[name].append(time.perf_counter() - t0)
+                assert txs == blocks * TXS_PER_BLOCK, (name, txs)
+            print(
+                f"  rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in samples.items()),
+                file=sys.stderr,
+            )
+        med = {k: statistics.median(v) for k, v in samples.items()}
+        t_pass, in_proc = med["pass 1k"], med["pass 1k in-proc"]
+        t_pass10, in_proc10 = med["pass 10k"], med["pass 10k in-proc"]
+        t_floor, t_seq = med["raw floor"], med["raw sequential"]
+        t_w3batch, t_naive = med["web3 batch"], med["naive web3"]
+        result = {"rpc_requests": statistics.median(requests)}
+
+        def rate(seconds: float) -> str:
+            return f"{blocks / seconds:>9.0f} blocks/s  ({seconds * 1000:>7.0f} ms)"
+
+        print(
+            f"medians of {reps} runs over {blocks} blocks, {len(payments)} open payments, {expected} credits"
+        )
+        print(f"  pass, whole process    {rate(t_pass)}")
+        print(f"  pass, in-process       {rate(in_proc)}")
+        print(f"  raw floor (50 x 4)     {rate(t_floor)}")
+        print(f"  raw sequential (50)    {rate(t_seq)}")
+        print(f"  web3 batch_requests    {rate(t_w3batch)}")
+        print(f"  naive web3 loop        {rate(t_naive)}")
+        per_1000 = result["rpc_requests"] * 1000 / blocks
+        print("ratios")
+        print(f"  pass (process) / raw floor     {t_floor / t_pass:5.2f}   (target >= 0.8)")
+        print(f"  pass (in-proc) / raw floor     {t_floor / in_proc:5.2f}")
+        print(f"  pass (process) / naive web3    {t_naive / t_pass:5.2f}x  (target >= 3)")
+        print(f"  raw sequential vs web3 batch   {t_w3batch / t_seq:5.2f}x faster (raw kept)")
+        print(f"  HTTP requests per 1,000 blocks {per_1000:5.0f}    (target <= 40)")
+        ratio10, ratio10_in = t_pass10 / t_pass, in_proc10 / in_proc
+        print(f"  10x payments (10,000): process {ratio10:4.2f}x, in-proc {ratio10_in:4.2f}x  (target < 1.2)")
+    finally:
+        anvil.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
