@@ -28,7 +28,7 @@ def flush(
     limit: Annotated[
         int | None, typer.Option(min=1, help="Take at most N events this pass [default: all due].")
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Attempts in flight at once.")] = 16,
+    concurrency: Annotated[int, typer.Option(min=1, max=1000, help="Attempts in flight at once.")] = 32,
     config_path: ConfigOption = None,
     metrics_file: MetricsFileOption = None,
     as_json: JsonOption = False,

@@ -68,12 +68,14 @@ def signed_headers(key: bytes, event_id: str, timestamp: int, body: bytes) -> di
 
 
 def make_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
-    """One pooled client per flush: keep-alive connections shared by all attempts."""
+    """One pooled client per flush: keep-alive connections shared by all attempts (see transport.py)."""
     import httpx
+
+    from ctripctl.webhooks.transport import make_transport
 
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        transport=make_transport(max_connections=concurrency),
         follow_redirects=False,
         trust_env=False,  # no proxies from the environment: the target check must see the real host
         headers={"user-agent": USER_AGENT},

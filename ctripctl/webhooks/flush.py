@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("ctripctl.webhooks")
 
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 32
 LEASE_MARGIN = timedelta(seconds=60)
 RECORD_EVERY = 0.25  # seconds an outcome may wait to be recorded
 

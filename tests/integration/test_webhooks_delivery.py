@@ -344,3 +344,26 @@ def test_ssrf_refused_at_delivery(tmp_path: Path, database_url: str, receiver: R
     [e] = events(lax)
     assert e.status == "dead" and "private or internal address" in e.last_error
     assert receiver.requests == []
+
+
+def test_connections_are_kept_alive_and_reused(config_path: Path, receiver: Receiver) -> None:
+    from ctripctl.webhooks.transport import StackPool, make_transport
+
+    assert isinstance(make_transport(max_connections=2)._pool, StackPool)  # not the silent fallback
+    config = load(config_path)
+    make_payments(config, 60, receiver.url())
+    result = run_flush(config, concurrency=4)
+    assert result.delivered == 60
+    ports = {d.client_port for d in receiver.requests}
+    assert 1 <= len(ports) <= 8, f"{len(ports)} connections for 60 requests at concurrency 4"
+
+
+def test_a_half_read_response_does_not_poison_the_next_request(config_path: Path, receiver: Receiver) -> None:
+    config = load(config_path)
+    make_payments(config, 6, receiver.url())
+    # huge error bodies are abandoned after the read limit: their connections must be dropped
+    receiver.script = lambda d: Reply(500, {}, b"y" * 300_000) if d.nth == 1 else Reply()
+    first = run_flush(config, concurrency=2)
+    assert (first.failed, first.delivered) == (6, 0)
+    second = run_flush(config, concurrency=2, now=later(6))
+    assert second.delivered == 6 and receiver.unverified() == []

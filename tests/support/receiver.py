@@ -67,6 +67,7 @@ class Delivery:
     verified: bool
     nth: int  # how many requests with this webhook-id arrived so far, this one included
     received_at: float
+    client_port: int = 0  # tells connections apart: keep-alive reuse shows as repeats
     answered: int | None = None
 
     @property
@@ -207,6 +208,7 @@ class Receiver:
                         verified,
                         receiver._seen[headers.get("webhook-id", "")],
                         time.time(),
+                        self.client_address[1],
                     )
                     receiver.requests.append(delivery)
                 answer: Answer = receiver.script(delivery) if verified else Reply(401, {}, b"bad signature")
