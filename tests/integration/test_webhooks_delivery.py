@@ -367,3 +367,34 @@ def test_a_half_read_response_does_not_poison_the_next_request(config_path: Path
     assert (first.failed, first.delivered) == (6, 0)
     second = run_flush(config, concurrency=2, now=later(6))
     assert second.delivered == 6 and receiver.unverified() == []
+
+
+def test_limit_bounds_the_pass_and_metrics_file_is_written(
+    cli: Cli, config_path: Path, receiver: Receiver, tmp_path: Path
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    config = load(config_path)
+    make_payments(config, 5, receiver.url())
+    metrics = tmp_path / "webhooks.prom"
+    first = cli.ok("webhooks", "flush", "--limit", "3", "--metrics-file", str(metrics))
+    assert first["delivered"] == 3
+    samples = {
+        s.name: s.value for f in text_string_to_metric_families(metrics.read_text()) for s in f.samples
+    }
+    assert samples["ctripctl_delivered"] == 3
+    assert samples["ctripctl_last_run_success"] == 1
+    assert cli.ok("webhooks", "flush", "--limit", "3")["delivered"] == 2
+    assert cli("webhooks", "flush", "--limit", "0").exit_code == 2
+
+
+def test_a_skipped_event_can_be_requeued_once_a_url_exists(tmp_path: Path, database_url: str) -> None:
+    without = hook_config(tmp_path / "none.toml", database_url)
+    make_payments(load(without), 1, None)
+    assert run_flush(load(without)).skipped == 1
+    [e] = events(load(without))
+    with Receiver() as receiver:
+        fixed = hook_config(tmp_path / "fixed.toml", database_url, default_url=receiver.url())
+        assert Cli(fixed).ok("webhooks", "retry", e.id)["status"] == "pending"
+        assert run_flush(load(fixed)).delivered == 1
+        assert receiver.delivered_ids() == {e.id: 1}
