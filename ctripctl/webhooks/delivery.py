@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
     import httpx
 
     from ctripctl.webhooks.claims import Claimed
+
+log = logging.getLogger("ctripctl.webhooks")
 
 USER_AGENT = f"ctripctl/{__version__} (+https://www.standardwebhooks.com/)"
 BODY_KEEP = 1024  # characters of the response body stored per attempt
@@ -170,6 +173,9 @@ async def send(
         )
     except httpx.HTTPError as exc:
         return Attempt(None, f"{type(exc).__name__}: {_detail(exc)}", None, elapsed_ms())
+    except Exception as exc:  # one odd receiver must not abort the whole pass (and strand its leases)
+        log.exception("webhook %s: unexpected error while sending", event.id)
+        return Attempt(None, f"unexpected error: {type(exc).__name__}: {_detail(exc)}", None, elapsed_ms())
 
 
 def _status_error(response: httpx.Response) -> str:
