@@ -8,6 +8,7 @@ instant, exactly as a later cron run would.
 from __future__ import annotations
 
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -398,3 +399,42 @@ def test_a_skipped_event_can_be_requeued_once_a_url_exists(tmp_path: Path, datab
         assert Cli(fixed).ok("webhooks", "retry", e.id)["status"] == "pending"
         assert run_flush(load(fixed)).delivered == 1
         assert receiver.delivered_ids() == {e.id: 1}
+
+
+def test_a_stale_outcome_does_not_overwrite_a_newer_attempt(config_path: Path, receiver: Receiver) -> None:
+    from ctripctl.db.session import get_engine, transaction
+    from ctripctl.webhooks.claims import Outcome, record_outcomes
+
+    config = load(config_path)
+    make_payments(config, 1, receiver.url())
+    now = datetime.now(UTC)
+    engine = get_engine(config.database_url)
+    with transaction(engine) as session:  # a slow flusher claims attempt 1 ...
+        [slow] = claim_due(session, now=now, limit=1, lease=timedelta(seconds=1), default_url=None).events
+    assert run_flush(config, now=now + timedelta(seconds=2)).delivered == 1  # ... another one delivers 2
+    stale = Outcome(slow, now, now, 500, "HTTP 500", "late", 9000, "pending", now + timedelta(seconds=5))
+    with transaction(engine) as session:  # ... and the slow one finally records its failure
+        record_outcomes(session, [stale])
+    [e] = events(config)
+    assert e.status == "delivered" and e.attempts == 2 and e.last_status_code == 200
+    assert sorted((a.attempt, a.status_code) for a in attempts(config, e.id)) == [(1, 500), (2, 200)]
+
+
+def test_postgresql_flushers_skip_rows_another_claim_holds(tmp_path: Path, receiver: Receiver) -> None:
+    from ctripctl.db.session import get_engine, transaction
+    from tests.support.databases import migrated
+
+    with migrated("postgresql", tmp_path) as url:
+        config = load(hook_config(tmp_path / "ctrip.toml", url))
+        make_payments(config, 4, receiver.url())
+        now = datetime.now(UTC)
+        with transaction(get_engine(url)) as session:  # a claim in progress: rows locked, not committed
+            held = claim_due(session, now=now, limit=2, lease=timedelta(minutes=5), default_url=None)
+            # must neither wait for nor take the locked rows (a thread, so a wait fails, not hangs)
+            pool = ThreadPoolExecutor(1)
+            try:
+                result = pool.submit(run_flush, config).result(timeout=30)
+            finally:
+                pool.shutdown(wait=False)  # on failure the rollback below releases the waiter
+            assert result.delivered == 2
+        assert {d.webhook_id for d in receiver.accepted}.isdisjoint({c.id for c in held.events})
