@@ -12,10 +12,13 @@ from ctripctl.cli.options import ConfigOption, JsonOption, engine, load
 from ctripctl.cli.output import cli_errors, emit_json, info
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.orm import Session
 
     from ctripctl.config import Config
     from ctripctl.db.models import Payment
+    from ctripctl.payment_request import PaymentRequest
 
 app = typer.Typer(help="Create and inspect payments.", no_args_is_help=True)
 
@@ -23,20 +26,22 @@ STATUSES = ("pending", "partially_paid", "detected", "confirmed", "expired", "ca
 
 
 def _object(payment: Payment, config: Config) -> dict[str, Any]:
+    """The public payment object plus, for the rich view only, the native coin's symbol."""
     from ctripctl.db.snapshot import payment_object
 
     obj = payment_object(payment)
-    if payment.chain in config.chains:
-        obj_native = config.chains[payment.chain].native_symbol
-        return {**obj, "native_symbol": obj_native} if obj["token"] is None else obj
+    chain = config.chains.get(payment.chain)
+    if obj["token"] is None and chain is not None:
+        obj["native_symbol"] = chain.native_symbol
     return obj
 
 
 def _public(obj: dict[str, Any]) -> dict[str, Any]:
+    """What --json prints: exactly the payment object (webhooks carry the same shape)."""
     return {k: v for k, v in obj.items() if k != "native_symbol"}
 
 
-def _create(config: Config, requests: list[Any]) -> list[tuple[Payment, bool]]:
+def _create(config: Config, requests: Sequence[PaymentRequest]) -> list[tuple[Payment, bool]]:
     from ctripctl.db.payments import create_idempotent
 
     return create_idempotent(engine(config), config.xpub, requests, datetime.now(UTC))

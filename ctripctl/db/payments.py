@@ -17,7 +17,7 @@ from ctripctl.db.outbox import enqueue
 from ctripctl.db.recompute import refresh
 from ctripctl.domain.ids import new_id
 from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status
-from ctripctl.errors import InputError, NotFound, RuleError
+from ctripctl.errors import DatabaseUnavailable, InputError, NotFound, RuleError
 from ctripctl.payment_request import PaymentRequest
 
 COUNTER = "deposit"
@@ -38,12 +38,8 @@ def allocate_indexes(session: Session, count: int) -> int:
     )
     new_next = session.execute(stmt).scalar_one_or_none()
     if new_next is None:
-        raise RuleError("database is not initialised; run `ctripctl db upgrade`")
+        raise DatabaseUnavailable("the database has no address counter; run `ctripctl db upgrade`")
     return new_next - count
-
-
-def find_by_reference(session: Session, reference: str) -> Payment | None:
-    return session.execute(select(Payment).where(Payment.reference == reference)).scalar_one_or_none()
 
 
 def _same_terms(payment: Payment, request: PaymentRequest) -> bool:
@@ -52,17 +48,6 @@ def _same_terms(payment: Payment, request: PaymentRequest) -> bool:
         and payment.token == (None if request.asset.is_native else request.asset.symbol)
         and payment.amount_base == request.amount_base
     )
-
-
-def existing_for(session: Session, request: PaymentRequest) -> Payment | None:
-    """The payment already created with this request's reference, if any.
-
-    A reference is an idempotency key: the same request returns the same payment. A
-    different chain, token or amount under a used reference is a conflict, not a retry.
-    """
-    if request.reference is None:
-        return None
-    return _check_terms(find_by_reference(session, request.reference), request)
 
 
 def _by_references(session: Session, references: list[str]) -> dict[str, Payment]:
@@ -77,6 +62,8 @@ def _by_references(session: Session, references: list[str]) -> dict[str, Payment
 
 
 def _check_terms(payment: Payment | None, request: PaymentRequest) -> Payment | None:
+    """A reference is an idempotency key: the same request returns the same payment. A
+    different chain, token or amount under a used reference is a conflict, not a retry."""
     if payment is not None and not _same_terms(payment, request):
         raise RuleError(
             f"reference {request.reference!r} already belongs to {payment.id} "

@@ -121,3 +121,12 @@ def test_huge_exact_amount_survives_the_database(cli: Cli, database_url: str) ->
     assert p["amount_base"] == str(2**256 - 1)
     assert p["amount"] == amount
     assert cli.ok("payment", "show", p["id"])["amount_base"] == str(2**256 - 1)
+
+
+def test_no_wallet_configured(cli: Cli, database_url: str) -> None:
+    from tests.support.config import TEST_XPUB
+
+    cli.config.write_text(cli.config.read_text().replace(f'xpub = "{TEST_XPUB}"', ""))
+    run = cli(*CREATE, "--amount", "1")
+    assert_one_line_error(run, "no wallet configured: set [wallet] xpub or CTRIP_XPUB")
+    assert counts(database_url) == (0, 0, 0)
