@@ -135,6 +135,7 @@ def record_pass(
     orphaned_ids: set[str] = set()
     credited_ids: set[str] = set()
     found_keys = {(c.tx_hash, c.log_index) for c in credits}
+    orphaned = 0
 
     with transaction(engine) as session:
         _move_checkpoint(session, chain, old, new_block, new_hash, times.get(new_block), head, now)
@@ -160,6 +161,7 @@ def record_pass(
             t.state = TransferState.ORPHANED.value
             t.orphaned_at = now
             orphaned_ids.add(t.payment_id)
+            orphaned += 1
 
         payments = _load_payments(session, {c.payment_id for c in credits} | orphaned_ids)
         found = 0
@@ -194,7 +196,7 @@ def record_pass(
         session.flush()
         _fault("crash-before-commit")
     _fault("crash-after-commit")
-    return Recorded(found, len(orphaned_ids), len(touched), events)
+    return Recorded(found, orphaned, len(touched), events)
 
 
 def _move_checkpoint(

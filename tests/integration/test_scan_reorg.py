@@ -183,3 +183,16 @@ def test_reorg_deeper_than_kept_hashes_needs_a_rescan(cli: Cli, chain: Chain, da
     assert rescan["transfers_orphaned"] == 1 and rescan["checkpoint"] == chain.head
     assert status(cli, p["id"]) == "pending"
     assert transfers(database_url)[0][3] == "orphaned"
+
+
+def test_reorg_counts_orphaned_transfers_and_payments(cli: Cli, chain: Chain, database_url: str) -> None:
+    p = create(cli, "1")
+    chain.send_eth(p["address"], ETH // 2)
+    chain.send_eth(p["address"], ETH // 2)
+    assert scan(cli)["transfers_found"] == 2
+    assert status(cli, p["id"]) == "detected"
+    chain.reorg(2)  # both credits' blocks replaced by empty ones
+    result = scan(cli)
+    assert (result["transfers_orphaned"], result["payments_updated"], result["reorg_depth"]) == (2, 1, 2)
+    assert status(cli, p["id"]) == "pending"
+    assert [state for *_, state in transfers(database_url)] == ["orphaned", "orphaned"]
