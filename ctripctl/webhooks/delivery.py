@@ -8,9 +8,10 @@ one deadline, the configured timeout. Redirects are never followed (a 3xx is a f
 attempt): following one would send a signed payment to a URL nobody vetted.
 
 Before sending, the target is checked again (`targets.check_target`), because DNS may
-have changed since the payment was created. Known limit: httpx resolves the host again
-when it connects, so a DNS answer that flips between the check and the connect (DNS
-rebinding) is not caught; pinning the checked address would need a custom transport.
+have changed since the payment was created; a refusal there makes the event dead with a
+clear reason. The connection itself is opened through `transport.GuardedBackend`, which
+checks the addresses again at connect time and connects to the one it vetted, so a DNS
+answer that flips between the two (DNS rebinding) cannot reach an internal address.
 
 This module never raises for a failed attempt: every failure becomes an `Attempt` with
 an error text, which `schedule.decide` turns into the event's next state.
@@ -70,7 +71,7 @@ def signed_headers(key: bytes, event_id: str, timestamp: int, body: bytes) -> di
     }
 
 
-def make_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
+def make_client(*, concurrency: int, timeout: float, allow_private: bool = False) -> httpx.AsyncClient:
     """One pooled client per flush: keep-alive connections shared by all attempts (see transport.py)."""
     import httpx
 
@@ -78,7 +79,7 @@ def make_client(*, concurrency: int, timeout: float) -> httpx.AsyncClient:
 
     return httpx.AsyncClient(
         timeout=httpx.Timeout(timeout),
-        transport=make_transport(max_connections=concurrency),
+        transport=make_transport(max_connections=concurrency, allow_private=allow_private),
         follow_redirects=False,
         trust_env=False,  # no proxies from the environment: the target check must see the real host
         headers={"user-agent": USER_AGENT},

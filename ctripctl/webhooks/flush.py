@@ -129,7 +129,11 @@ class _Flusher:
         step_size = max(1, self.concurrency // 2)
         window = 2 * self.concurrency  # claimed but not yet recorded: keeps slots busy during a step
         slots = asyncio.Semaphore(self.concurrency)
-        async with make_client(concurrency=self.concurrency, timeout=self.timeout) as client:
+        async with make_client(
+            concurrency=self.concurrency,
+            timeout=self.timeout,
+            allow_private=self.webhooks.allow_private_targets,
+        ) as client:
             while True:
                 free = window - len(inflight) - len(done)
                 may_claim = self._budget() > 0 and free > 0 and (not exhausted or bool(done))

@@ -11,18 +11,31 @@ Only the pool is replaced. `httpx.AsyncHTTPTransport` still converts requests an
 responses and maps httpcore's exceptions to httpx's, and each connection is httpcore's
 own `AsyncHTTPConnection` (HTTP/1.1, TLS with the standard verified context,
 keep-alive expiry). If a future httpx no longer keeps its pool in `_pool`, `make_transport`
-falls back to the stock pool: slower, never wrong.
+falls back to the stock pool: slower, and without the connect-time check below.
+
+The pool's connections also open through `GuardedBackend`, which (unless private
+targets are allowed) resolves the host itself, refuses if any address is private,
+loopback, link-local or metadata, and connects to the address it vetted. The check
+before sending (`targets.check_target`) decides the event's fate with a clear reason;
+this one closes the gap between that check and the connect, where a DNS answer could
+change (DNS rebinding). TLS still verifies the certificate against the host name.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import ipaddress
+import socket
+from collections.abc import AsyncIterator, Iterable
 from typing import TYPE_CHECKING, Any
+
+import httpcore
+
+from ctripctl.webhooks.targets import is_forbidden
 
 if TYPE_CHECKING:
     import ssl
 
-    import httpcore
     import httpx
 
 KEEPALIVE_EXPIRY = 5.0  # seconds an idle connection is kept; servers often drop them after that
@@ -32,15 +45,20 @@ _Key = tuple[bytes, bytes, int | None]
 class StackPool:
     """Idle HTTP/1.1 connections per origin, most recently used first; no global scans."""
 
-    def __init__(self, *, ssl_context: ssl.SSLContext, max_idle: int) -> None:
+    def __init__(
+        self,
+        *,
+        ssl_context: ssl.SSLContext,
+        max_idle: int,
+        network_backend: httpcore.AsyncNetworkBackend | None = None,
+    ) -> None:
         self._ssl_context = ssl_context
+        self._network_backend = network_backend
         self._max_idle = max_idle
         self._idle: dict[_Key, list[httpcore.AsyncHTTPConnection]] = {}
         self._closed = False
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        import httpcore
-
         key: _Key = (request.url.scheme, request.url.host, request.url.port)
         connection = await self._checkout(key, request.url.origin)
         try:
@@ -56,8 +74,6 @@ class StackPool:
         )
 
     async def _checkout(self, key: _Key, origin: httpcore.Origin) -> httpcore.AsyncHTTPConnection:
-        import httpcore
-
         stack = self._idle.get(key)
         while stack:
             connection = stack.pop()
@@ -65,7 +81,10 @@ class StackPool:
                 return connection
             await connection.aclose()
         return httpcore.AsyncHTTPConnection(
-            origin=origin, ssl_context=self._ssl_context, keepalive_expiry=KEEPALIVE_EXPIRY
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=KEEPALIVE_EXPIRY,
+            network_backend=self._network_backend,
         )
 
     async def release(self, key: _Key, connection: httpcore.AsyncHTTPConnection) -> None:
@@ -110,8 +129,52 @@ class _ReleasingStream:
             await self._pool.release(self._key, self._connection)
 
 
-def make_transport(*, max_connections: int) -> httpx.AsyncHTTPTransport:
-    """httpx's transport with the stack pool (no proxies from the environment)."""
+class GuardedBackend(httpcore.AsyncNetworkBackend):
+    """Connects only to addresses a public webhook may reach, and to exactly the one it checked."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        if not self._allow_private:
+            host = await self._vetted(host, port)
+        return await self._inner.connect_tcp(
+            host, port, timeout=timeout, local_address=local_address, socket_options=socket_options
+        )
+
+    async def _vetted(self, host: str, port: int) -> str:
+        try:
+            addresses = [ipaddress.ip_address(host.strip("[]"))]
+        except ValueError:
+            try:
+                infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            except (socket.gaierror, UnicodeError) as exc:
+                raise httpcore.ConnectError(f"{host} does not resolve: {exc}") from None
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+        for address in addresses:
+            if is_forbidden(address):
+                raise httpcore.ConnectError(f"refused: {host} resolves to a private or internal address")
+        return str(addresses[0])
+
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        raise httpcore.ConnectError("webhooks are never sent over unix sockets")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+def make_transport(*, max_connections: int, allow_private: bool = False) -> httpx.AsyncHTTPTransport:
+    """httpx's transport with the stack pool and the guarded backend (no proxies from the environment)."""
     import httpx
 
     transport = httpx.AsyncHTTPTransport(
@@ -119,5 +182,9 @@ def make_transport(*, max_connections: int) -> httpx.AsyncHTTPTransport:
         trust_env=False,
     )
     if hasattr(transport, "_pool"):
-        transport._pool = StackPool(ssl_context=httpx.create_ssl_context(), max_idle=max_connections)
+        transport._pool = StackPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_idle=max_connections,
+            network_backend=GuardedBackend(allow_private=allow_private),
+        )
     return transport

@@ -438,3 +438,25 @@ def test_postgresql_flushers_skip_rows_another_claim_holds(tmp_path: Path, recei
                 pool.shutdown(wait=False)  # on failure the rollback below releases the waiter
             assert result.delivered == 2
         assert {d.webhook_id for d in receiver.accepted}.isdisjoint({c.id for c in held.events})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+def test_connect_time_guard_refuses_internal_addresses(receiver: Receiver, host: str) -> None:
+    """The second line of SSRF defence: even a URL that slipped past the pre-check
+    (e.g. DNS rebound after it) cannot connect to an internal address."""
+    import asyncio
+
+    import httpx
+
+    from ctripctl.webhooks.delivery import make_client
+
+    url = f"http://{host}:{receiver.port}/hook"
+
+    async def post(allow_private: bool) -> int:
+        async with make_client(concurrency=2, timeout=5, allow_private=allow_private) as client:
+            return (await client.post(url, content=b"{}")).status_code
+
+    with pytest.raises(httpx.ConnectError, match="private or internal"):
+        asyncio.run(post(allow_private=False))
+    assert receiver.requests == []
+    assert asyncio.run(post(allow_private=True)) == 401  # reached (and unsigned, so refused by it)
