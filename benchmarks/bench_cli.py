@@ -9,14 +9,18 @@ ratios hold on a busy machine too. Also: `payment import` of 1,000 CSV rows.
   ctripctl payment create --json     config, one SQLite transaction, one address derived
   ctripctl payment import (1,000)    bulk: validation, 1,000 addresses, one transaction
 
-The SQLite database is made by `ctripctl init` in a temporary folder.
+The SQLite database is made by `ctripctl init` in a temporary folder. With
+`--before REV` the same commands also run on the code of git revision REV (extracted
+with `git archive`, put first on PYTHONPATH), interleaved with the current code so both
+see the same machine load — e.g. `--before f75dcf6`, the tree before the start-up work.
 
-Run:  .venv/bin/python benchmarks/bench_cli.py [--reps 15]
+Run:  .venv/bin/python benchmarks/bench_cli.py [--reps 15] [--before REV]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -28,17 +32,28 @@ ROOT = Path(__file__).resolve().parents[1]
 CTRIPCTL = Path(sys.executable).parent / "ctripctl"
 
 
-def wall(args: list[str], cwd: Path) -> float:
+def wall(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def median_of(reps: int, args: list[str], cwd: Path) -> tuple[float, float, float]:
-    """(median, min, max) seconds over `reps` runs, after one warm-up run (page cache, .pyc)."""
-    wall(args, cwd)
-    times = [wall(args, cwd) for _ in range(reps)]
-    return statistics.median(times), min(times), max(times)
+def medians(reps: int, runs: list[tuple[list[str], dict[str, str] | None]], cwd: Path) -> list[list[float]]:
+    """Wall times of each run, `reps` rounds interleaved (after one warm-up round: .pyc, page cache)."""
+    for args, env in runs:
+        wall(args, cwd, env)
+    times: list[list[float]] = [[] for _ in runs]
+    for _ in range(reps):
+        for i, (args, env) in enumerate(runs):
+            times[i].append(wall(args, cwd, env))
+    return times
+
+
+def extract(rev: str, into: Path) -> dict[str, str]:
+    """The ctripctl package of git revision `rev`, and an environment that imports it first."""
+    archive = subprocess.run(["git", "archive", rev, "ctripctl"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return {**os.environ, "PYTHONPATH": str(into)}
 
 
 def main() -> None:
@@ -47,21 +62,28 @@ def main() -> None:
     )
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--import-reps", type=int, default=3)
+    parser.add_argument("--before", metavar="REV", help="also time the ctripctl code of this git revision")
     opts = parser.parse_args()
     cli = [str(CTRIPCTL)] if CTRIPCTL.exists() else [sys.executable, "-m", "ctripctl"]
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        subprocess.run(
-            [*cli, "init", "--config", "ctrip.toml", "--json"], cwd=work, check=True, capture_output=True
-        )
+        init = [*cli, "init", "--config", "ctrip.toml", "--json"]
+        subprocess.run(init, cwd=work, check=True, capture_output=True)
         create = [*cli, "payment", "create", "--chain", "local", "--amount", "0.1", "--json"]
-        cases = [
-            ("python -c pass (baseline)", [sys.executable, "-c", "pass"]),
-            ("ctripctl --help", [*cli, "--help"]),
-            ("ctripctl payment create --json", create),
+        cases: list[tuple[str, list[str], dict[str, str] | None]] = [
+            ("python -c pass (baseline)", [sys.executable, "-c", "pass"], None),
+            ("ctripctl --help", [*cli, "--help"], None),
+            ("ctripctl payment create --json", create, None),
         ]
-        results = [(name, median_of(opts.reps, args, work)) for name, args in cases]
+        if opts.before:
+            (work / "before").mkdir()
+            old = extract(opts.before, work / "before")
+            cases += [
+                (f"  same, code of {opts.before}: --help", [*cli, "--help"], old),
+                (f"  same, code of {opts.before}: create", create, old),
+            ]
+        times = medians(opts.reps, [(args, env) for _, args, env in cases], work)
 
         import_times = []
         for rep in range(opts.import_reps):
@@ -70,16 +92,17 @@ def main() -> None:
             csv.write_text("chain,amount,token,reference,webhook_url,expires_in\n" + rows)
             import_times.append(wall([*cli, "payment", "import", str(csv), "--json"], work))
 
-    baseline = results[0][1][0]
-    print(f"ctripctl CLI start-up, {opts.reps} runs each (median, min..max), SQLite, {sys.executable}")
-    print(f"{'command':<36}{'median':>10}{'min..max':>20}{'vs baseline':>14}")
-    for name, (med, lo, hi) in results:
-        spread = f"{lo * 1000:.0f}..{hi * 1000:.0f}ms"
-        print(f"{name:<36}{med * 1000:>8.0f}ms{spread:>20}{med / baseline:>13.1f}x")
+    baseline = statistics.median(times[0])
+    print(f"ctripctl CLI start-up: {opts.reps} interleaved runs each, SQLite, {sys.executable}")
+    print(f"{'command':<42}{'median':>9}{'min..max':>16}{'vs baseline':>13}")
+    for (name, _, _), runs in zip(cases, times, strict=True):
+        med = statistics.median(runs)
+        spread = f"{min(runs) * 1000:.0f}..{max(runs) * 1000:.0f}"
+        print(f"{name:<42}{med * 1000:>7.0f}ms{spread:>14}ms{med / baseline:>12.1f}x")
     med = statistics.median(import_times)
-    print(f"{'ctripctl payment import (1,000 rows)':<36}{med * 1000:>8.0f}ms"
-          f"{f'{min(import_times) * 1000:.0f}..{max(import_times) * 1000:.0f}ms':>20}"
-          f"{'':>14}  ({opts.import_reps} runs; {med / 1000 * 1e6:.0f} µs per payment)")  # fmt: skip
+    spread = f"{min(import_times) * 1000:.0f}..{max(import_times) * 1000:.0f}"
+    print(f"{'ctripctl payment import (1,000 rows)':<42}{med * 1000:>7.0f}ms{spread:>14}ms", end="")
+    print(f"   ({opts.import_reps} runs; {med:.2f} ms per payment)")  # seconds per 1,000 = ms per one
 
 
 if __name__ == "__main__":
