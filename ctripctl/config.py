@@ -75,6 +75,9 @@ _CHAIN_KEYS = {
     "tokens",
 }
 _TOKEN_KEYS = {"address", "decimals"}
+# Names end up in database columns (chain: 64 chars, token: 32) and env var names.
+_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_SYMBOL = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -237,6 +240,8 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
     from ctripctl.chain.addresses import parse_address
 
     where = f"chains.{name}"
+    if not _NAME.fullmatch(name):
+        raise InputError(f"{v.path}: chain name {name!r} must be 1-64 letters, digits, '-' or '_'")
     v.keys(raw, _CHAIN_KEYS, where)
     if "chain_id" not in raw:
         raise InputError(f"{v.path}: {where}.chain_id is required")
@@ -256,8 +261,14 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
     tokens: dict[str, TokenConfig] = {}
     seen_addresses: dict[str, str] = {}
     native_symbol = v.string(raw, "native_symbol", where) or "ETH"
+    if not _SYMBOL.fullmatch(native_symbol):
+        raise InputError(f"{v.path}: {where}.native_symbol must be 1-32 letters, digits, '.', '-' or '_'")
     for symbol, traw in v.table(raw, "tokens", where).items():
         twhere = f"{where}.tokens.{symbol}"
+        if not _SYMBOL.fullmatch(symbol):
+            raise InputError(
+                f"{v.path}: token symbol {symbol!r} must be 1-32 letters, digits, '.', '-' or '_'"
+            )
         if not isinstance(traw, dict):
             raise InputError(f"{v.path}: {twhere} must be a table")
         v.keys(traw, _TOKEN_KEYS, twhere)

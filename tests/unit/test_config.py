@@ -124,6 +124,16 @@ def test_lowercase_token_address_is_checksummed(tmp_path: Path) -> None:
             "payments must be a table",
         ),
         ("start_block = 21000000", 'start_block = 1\nfinality = "safe"', "chains.eth.finality must be"),
+        # names that would not fit their database columns
+        ("[chains.eth]", "[chains." + "x" * 65 + "]\nchain_id = 5\n[chains.eth]", "chain name 'xxxx"),
+        ("[chains.eth]", '[chains."my chain"]\nchain_id = 5\n[chains.eth]', "chain name 'my chain' must be"),
+        ("[chains.eth.tokens.USDT]", '[chains.eth.tokens."US DT"]', "token symbol 'US DT' must be"),
+        ("[chains.eth.tokens.USDT]", "[chains.eth.tokens." + "T" * 33 + "]", "must be 1-32 letters"),
+        (
+            "start_block = 21000000",
+            'start_block = 1\nnative_symbol = "E T H"',
+            "chains.eth.native_symbol must be",
+        ),
         # duplicates
         (
             "decimals = 6\n",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -106,3 +108,12 @@ def test_webhook_url_never_crashes(url: str) -> None:
         assert check_webhook_url(url) == url
     except InputError:
         return
+
+
+def test_public_ids() -> None:
+    from ctripctl.domain.ids import new_id
+
+    ids = {new_id("pay") for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"pay_[0-9a-z]{20}", i) for i in ids)
+    assert re.fullmatch(r"evt_[0-9a-z]{8}", new_id("evt", 8))
