@@ -244,7 +244,8 @@ def _event_panel(e: dict[str, Any]) -> None:
         table.add_column(column, overflow="fold")
     for a in e["history"]:
         latency = f"{a['latency_ms']} ms" if a["latency_ms"] is not None else ""
-        detail = escape(a["error"] or (a["response_body"] or "")[:80])
+        body = " ".join((a["response_body"] or "").split())[:80]
+        detail = escape(" | ".join(part for part in (a["error"], body) if part))
         table.add_row(
             str(a["attempt"]), a["started_at"], a["url"], str(a["status_code"] or "-"), latency, detail
         )
