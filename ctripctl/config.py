@@ -28,6 +28,7 @@ The file (path from `--config`, `CTRIP_CONFIG`, default `./ctrip.toml`)::
     native_symbol = "ETH"
     max_lag_blocks = 50
     max_idle = "10m"
+    scan_source = "blocks"                      # or "receipts" (see chain/fetch.py)
 
     [chains.eth.tokens.USDT]
     address = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
@@ -72,6 +73,7 @@ _CHAIN_KEYS = {
     "max_lag_blocks",
     "max_idle",
     "rpc_timeout",
+    "scan_source",
     "tokens",
 }
 _TOKEN_KEYS = {"address", "decimals"}
@@ -113,6 +115,7 @@ class ChainConfig:
     max_lag_blocks: int = 50
     max_idle: timedelta = timedelta(minutes=10)
     rpc_timeout: timedelta = timedelta(seconds=10)
+    scan_source: str = "blocks"  # "blocks" (full-transaction blocks + eth_getLogs) or "receipts"
     tokens: Mapping[str, TokenConfig] = field(default_factory=dict)
 
     def asset(self, token: str | None) -> Asset:
@@ -296,8 +299,19 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         max_lag_blocks=v.integer(raw, "max_lag_blocks", where, 50, 0, 2**31),
         max_idle=v.duration(raw, "max_idle", where, "10m"),
         rpc_timeout=v.duration(raw, "rpc_timeout", where, "10s"),
+        scan_source=_scan_source(v, raw, where),
         tokens=tokens,
     )
+
+
+def _scan_source(v: _Validator, raw: Mapping[str, Any], where: str) -> str:
+    """How `scan` reads blocks (chain/fetch.py): "blocks" (default; cheap on paid
+    providers) or "receipts" (headers + eth_getBlockReceipts; faster on nodes that are
+    slow to serialise full transactions, e.g. anvil — see benchmarks/bench_scan.py)."""
+    source = v.string(raw, "scan_source", where) or "blocks"
+    if source not in ("blocks", "receipts"):
+        raise InputError(f"{v.path}: {where}.scan_source must be 'blocks' or 'receipts'")
+    return source
 
 
 class _Validator:

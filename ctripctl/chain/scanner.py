@@ -166,7 +166,9 @@ def one_pass(
         if progress is not None:
             progress(done, total)
 
-    data = fetch_range(rpc, start, end, watched, parent_hash=base_hash, progress=advance)
+    data = fetch_range(
+        rpc, start, end, watched, parent_hash=base_hash, progress=advance, source=chain.scan_source
+    )
     from ctripctl.db import scan_store
 
     recorded = scan_store.record_pass(
