@@ -11,6 +11,7 @@ Measured in one run (medians of --reps repetitions), all over the same 1,000 blo
                    config, lock, reorg check, fetch, one write transaction (fresh copy of
                    the database each time, so each pass records all 100 credits)
   pass (in-proc)   the same pass's own `elapsed_s` (without interpreter start-up)
+  pass (receipts)  the same pass with the chain's `scan_source = "receipts"`
   raw floor        the same blocks in JSON-RPC batches of 50 over one keep-alive httpx
                    client, 4 in flight, JSON decoded, plus one eth_getLogs
   raw sequential   batches of 50, one at a time (the baseline for web3's batching)
@@ -152,6 +153,8 @@ VARIANTS = (
     "pass 1k in-proc",
     "pass 10k",
     "pass 10k in-proc",
+    "pass 1k receipts",
+    "pass 1k receipts in-proc",
     "raw floor",
     "raw sequential",
     "receipts",
@@ -273,6 +276,10 @@ def main() -> None:
         start_guess = chain.head + 1 + 8  # after the 8 token-funding transactions below
         config1, template1, live1, payments = prepare_db(workdir, "p1000", anvil, token, start_guess, 1000)
         config10, template10, live10, _ = prepare_db(workdir, "p10000", anvil, token, start_guess, 10_000)
+        config1r = config1.with_name("ctrip-receipts.toml")  # same database, scan_source = "receipts"
+        config1r.write_text(
+            config1.read_text().replace('rpc_timeout = "5s"', 'rpc_timeout = "5s"\nscan_source = "receipts"')
+        )
         t0 = time.perf_counter()
         first = build_chain(anvil, chain, token, payments, blocks)
         assert first == start_guess, (first, start_guess)
@@ -297,7 +304,11 @@ def main() -> None:
         samples: dict[str, list[float]] = {k: [] for k in VARIANTS}
         requests: list[int] = []
         for rep in range(reps):
-            sizes = [("1k", (config1, template1, live1)), ("10k", (config10, template10, live10))]
+            sizes = [
+                ("1k", (config1, template1, live1)),
+                ("10k", (config10, template10, live10)),
+                ("1k receipts", (config1r, template1, live1)),
+            ]
             for size, (config, template, live) in sizes if rep % 2 == 0 else sizes[::-1]:
                 fresh_copy(template, live)
                 t0 = time.perf_counter()
@@ -338,6 +349,8 @@ def main() -> None:
         )
         print(f"  pass, whole process    {rate(t_pass)}")
         print(f"  pass, in-process       {rate(in_proc)}")
+        t_pass_r, in_proc_r = med["pass 1k receipts"], med["pass 1k receipts in-proc"]
+        print(f"  pass, receipts source  {rate(t_pass_r)}  (process; in-process {rate(in_proc_r).strip()})")
         print(f"  raw floor (50 x 4)     {rate(t_floor)}")
         print(f"  raw sequential (50)    {rate(t_seq)}")
         print(f"  web3 batch_requests    {rate(t_w3batch)}")
@@ -347,6 +360,8 @@ def main() -> None:
         print("ratios")
         print(f"  pass (process) / raw floor     {t_floor / t_pass:5.2f}   (target >= 0.8)")
         print(f"  pass (in-proc) / raw floor     {t_floor / in_proc:5.2f}")
+        print(f"  pass receipts (process) / raw floor  {t_floor / t_pass_r:5.2f}")
+        print(f"  pass receipts (process) / naive web3 {t_naive / t_pass_r:5.2f}x")
         print(f"  pass (process) / naive web3    {t_naive / t_pass:5.2f}x  (target >= 3)")
         print(f"  raw sequential vs web3 batch   {t_w3batch / t_seq:5.2f}x faster (raw kept)")
         print(f"  HTTP requests per 1,000 blocks {per_1000:5.0f}    (target <= 40)")
