@@ -10,7 +10,9 @@ A pass, under the chain's scan lock (chain/locks.py; a second pass gets Busy):
    its head and its hash of the checkpoint block, in one request;
 2. if the hashes differ, a reorg: walk the stored recent hashes (scanned_blocks) down to
    the highest one the node still agrees with — the common ancestor — and scan from
-   there; transfers above it are orphaned in the pass's transaction;
+   there; transfers above it are orphaned in the pass's transaction (a node whose head
+   is below the checkpoint is merely behind — a lagging failover URL — not reorganised:
+   that pass scans nothing and orphans nothing);
 3. read the watched addresses (AFTER the head: a payment created later cannot have been
    paid in a block at or below that head, so no credit can slip between the two reads);
 4. fetch ancestor/checkpoint+1 .. min(+block_batch_size, head) with no database
@@ -29,6 +31,7 @@ checkpoint is untouched.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -141,7 +144,14 @@ def one_pass(
     head, node_hash = _head_and_hash(rpc, base if base_hash else None)
     reorg_depth = 0
     orphan_above = None
-    if base_hash is not None and node_hash != base_hash:
+    if head < base:
+        # The node is behind our checkpoint (a lagging failover URL, a node resyncing):
+        # that is no evidence of a reorg, so nothing is orphaned; the pass scans nothing
+        # and the next pass compares hashes once the node has caught up.
+        logging.getLogger("ctripctl.scan").warning(
+            "chain %s: node head %d is behind the checkpoint %d; nothing scanned", chain.name, head, base
+        )
+    elif base_hash is not None and node_hash != base_hash:
         ancestor, ancestor_hash = _common_ancestor(engine, rpc, chain, base)
         reorg_depth = base - ancestor
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor

@@ -196,3 +196,23 @@ def test_reorg_counts_orphaned_transfers_and_payments(cli: Cli, chain: Chain, da
     assert (result["transfers_orphaned"], result["payments_updated"], result["reorg_depth"]) == (2, 1, 2)
     assert status(cli, p["id"]) == "pending"
     assert [state for *_, state in transfers(database_url)] == ["orphaned", "orphaned"]
+
+
+def test_node_behind_the_checkpoint_is_not_a_reorg(cli: Cli, chain: Chain, database_url: str) -> None:
+    """A node whose head is below our checkpoint (a lagging failover URL, a resync) is no
+    evidence of a reorg: nothing is orphaned until its chain passes the checkpoint."""
+    p = create(cli, "1")
+    snapshot = chain.snapshot()
+    chain.send_eth(p["address"], ETH)
+    chain.mine(3)
+    first = scan(cli)
+    chain.revert(snapshot)  # the node now reports a head below our checkpoint
+    assert chain.head < first["checkpoint"]
+    behind = scan(cli)
+    assert behind["blocks_scanned"] == 0 and behind["transfers_orphaned"] == 0
+    assert behind["checkpoint"] == first["checkpoint"] and behind["reorg_depth"] == 0
+    assert status(cli, p["id"]) == "detected"
+    chain.mine(10)  # once its (different) chain passes the checkpoint, the reorg shows
+    after = scan(cli)
+    assert after["reorg_depth"] > 0 and after["transfers_orphaned"] == 1
+    assert status(cli, p["id"]) == "pending"
