@@ -76,6 +76,7 @@ class RpcClient:
         self.attempts = attempts
         self.backoff_max = backoff_max
         self.requests_sent = 0  # HTTP requests, for benchmarks and pass summaries
+        self.failovers = 0  # times the working URL changed (callers may distrust a mixed answer)
         self._active = 0  # index of the URL that last worked
         self._verified: set[int] = set()
         self._ids = itertools.count(1)
@@ -141,7 +142,9 @@ class RpcClient:
             except (TransientRpcError, _WrongChain) as exc:
                 errors.append(f"{mask_url(self.urls[index])}: {exc}")
                 continue
-            self._active = index
+            if index != self._active:
+                self._active = index
+                self.failovers += 1
             return result
         raise NodeUnavailable("no usable RPC URL: " + "; ".join(errors))
 

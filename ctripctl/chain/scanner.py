@@ -98,18 +98,26 @@ def scan(
     results: list[PassResult] = []
     with scan_lock(engine, chain.name), _client(RpcClient, chain) as rpc:
         for index in range(batches):
-            result = one_pass(
-                engine,
-                rpc,
-                chain,
-                config,
-                rescan_from=from_block if index == 0 else None,
-                progress=progress,
-            )
+            rescan_from = from_block if index == 0 else None
+            try:
+                result = one_pass(engine, rpc, chain, config, rescan_from=rescan_from, progress=progress)
+            except _MixedSources:  # redo once, every request now on the URL that answers
+                logging.getLogger("ctripctl.scan").warning(
+                    "chain %s: the node changed mid-pass (failover to %s); redoing the pass on it",
+                    chain.name,
+                    rpc.active_url,
+                )
+                result = one_pass(
+                    engine, rpc, chain, config, rescan_from=rescan_from, progress=progress, strict=False
+                )
             results.append(result)
             if result.lag == 0:
                 break
     return combine(results, time.perf_counter() - started)
+
+
+class _MixedSources(Exception):
+    """The fetch was answered by more than one node; nothing was written; redo the pass."""
 
 
 def _client(factory: type[RpcClient], chain: ChainConfig) -> RpcClient:
@@ -124,8 +132,16 @@ def one_pass(
     *,
     rescan_from: int | None = None,
     progress: ProgressFn | None = None,
+    strict: bool = True,
 ) -> PassResult:
-    """One pass; the caller holds the chain's scan lock."""
+    """One pass; the caller holds the chain's scan lock.
+
+    `strict`: raise _MixedSources (before writing anything) when the client failed over
+    to another URL while fetching. Two nodes at different heights can give a consistent
+    looking but incomplete answer — blocks from one, eth_getLogs from another that has
+    not seen the last blocks yet — and the checkpoint would then move past missed credits.
+    The caller redoes the pass once (non-strict), every request then on one URL.
+    """
     from ctripctl.chain.fetch import Watch, fetch_range
     from ctripctl.db.checkpoint import read_checkpoint
 
@@ -142,6 +158,7 @@ def one_pass(
         base, base_hash = rescan_from - 1, None
 
     head, node_hash = _head_and_hash(rpc, base if base_hash else None)
+    failovers = rpc.failovers  # from here on, every answer must come from this one node
     reorg_depth = 0
     orphan_above = None
     if head < base:
@@ -179,6 +196,8 @@ def one_pass(
     data = fetch_range(
         rpc, start, end, watched, parent_hash=base_hash, progress=advance, source=chain.scan_source
     )
+    if strict and rpc.failovers != failovers:
+        raise _MixedSources
     from ctripctl.db import scan_store
 
     recorded = scan_store.record_pass(

@@ -219,3 +219,28 @@ def test_scan_lock_is_per_chain_and_released(database_url: str) -> None:
             pass
     with scan_lock(engine, "eth"):  # released on exit
         pass
+
+
+def test_node_dying_mid_pass_is_redone_on_one_node(
+    cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """The first URL answers the head and a few block batches, then fails: the pass must not
+    mix answers of two nodes (a lagging second node could miss the last blocks' logs), so it
+    is redone on the second URL — and every credit is still counted exactly once."""
+    chain.mine(120)
+    payments = pay_two(cli, chain, token)  # paid in the last blocks of the range
+    chain.mine(40)
+    proxy = RpcProxy(anvil.url, fail_after=3)  # chain id, head, one batch; then HTTP 500
+    try:
+        use_urls(config_file, [proxy.url, anvil.url])
+        run = cli("scan", "--chain", "local", "--json")
+    finally:
+        proxy.stop()
+    assert run.exit_code == 0, run
+    assert "redoing the pass" in run.stderr
+    result = run.json()
+    assert proxy.requests > 3
+    assert result["blocks_scanned"] == chain.head + 1 and result["transfers_found"] == 2
+    assert state(database_url)[1] == 2
+    for p in payments:
+        assert cli.ok("payment", "show", p["id"])["status"] == "detected"

@@ -7,6 +7,7 @@ Modes (settable while running):
     "close"    close the connection without answering
     "gate"     hold each request until `release()`, then forward it
 
+`fail_after=N`: forward the first N requests, then answer HTTP 500 (a node dying mid-pass).
 `requests` counts the POSTs received; `arrived` is set when the first one comes in.
 """
 
@@ -20,9 +21,10 @@ import httpx
 
 
 class RpcProxy:
-    def __init__(self, upstream: str, mode: str = "forward") -> None:
+    def __init__(self, upstream: str, mode: str = "forward", fail_after: int | None = None) -> None:
         self.upstream = upstream
         self.mode = mode
+        self.fail_after = fail_after
         self.requests = 0
         self.arrived = threading.Event()
         self._gate = threading.Event()
@@ -41,8 +43,11 @@ class RpcProxy:
                 body = self.rfile.read(int(self.headers.get("content-length", 0)))
                 with proxy._lock:
                     proxy.requests += 1
+                    count = proxy.requests
                 proxy.arrived.set()
                 mode = proxy.mode
+                if proxy.fail_after is not None and count > proxy.fail_after:
+                    mode = "error"
                 if mode == "error":
                     self._reply(500, b'{"error": "upstream exploded"}')
                 elif mode == "hang":

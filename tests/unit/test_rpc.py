@@ -258,3 +258,21 @@ def test_native_candidates_need_a_successful_receipt_from_the_same_block() -> No
         ("0xmoved", False),
         ("0xgone", False),
     ]
+
+
+def test_failovers_count_url_changes_only() -> None:
+    calls = {"a": 0}
+
+    def dies_after_two(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
+        calls["a"] += 1
+        if calls["a"] > 2:
+            return httpx.Response(503)
+        return healthy()(host, payload)
+
+    node = Node({"a": dies_after_two, "b": healthy()})
+    with client(node, "a", "b") as rpc:
+        rpc.call("eth_blockNumber")  # chain id + this: both on a
+        assert rpc.failovers == 0
+        rpc.call("eth_blockNumber")  # a now fails: b answers
+        rpc.call("eth_blockNumber")  # stays on b
+        assert rpc.failovers == 1 and rpc.active_url == "http://b"
