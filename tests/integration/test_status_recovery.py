@@ -1,5 +1,5 @@
-"""The recovery recipes of docs/production.md, run for real: status goes red, the documented
-commands bring it back to green, and nothing is counted twice. Also the log options.
+"""The recovery recipes of the README's "Running in production" section, run for real: status goes
+red, the documented commands bring it back to green, and nothing is counted twice. Also the log options.
 
 Real anvil, SQLite and PostgreSQL, a real webhook receiver.
 """
@@ -22,17 +22,17 @@ from tests.support.evm import Chain
 from tests.support.receiver import Receiver, always
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC = ROOT / "docs" / "production.md"
+DOC = ROOT / "README.md"
 
 
 def documented_requeue_all() -> str:
-    """The 're-queue all dead events' pipeline exactly as docs/production.md prints it."""
+    """The 're-queue all dead events' pipeline exactly as the README's "Running in production" prints it."""
     match = re.search(
         r"^ctripctl webhooks list --status dead .*?xargs -n1 ctripctl webhooks retry",
         DOC.read_text(),
         re.M | re.S,
     )
-    assert match, "the re-queue-all recipe is missing from docs/production.md"
+    assert match, "the re-queue-all recipe is missing from the README's 'Running in production'"
     return match.group(0)
 
 
