@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ctripctl.errors import Busy
+from ctripctl.errors import Busy, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -49,8 +49,8 @@ def scan_lock(engine: Engine, chain: str) -> Iterator[None]:
     elif engine.dialect.name == "sqlite":
         with _file_lock(engine, f"scan-{chain}", busy_message(chain)):
             yield
-    else:  # pragma: no cover - only the two supported databases are configured
-        raise NotImplementedError(engine.dialect.name)
+    else:  # pragma: no cover - config only lets SQLite and PostgreSQL URLs through to here
+        raise InputError(f"database {engine.dialect.name!r} is not supported (use SQLite or PostgreSQL)")
 
 
 @contextlib.contextmanager

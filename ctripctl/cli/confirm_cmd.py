@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
 from ctripctl.cli.output import cli_errors, emit_json, stdout
+from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
-    from pathlib import Path
+    pass
 
 
 def confirm(
@@ -44,24 +45,11 @@ def confirm(
             config = load(config_path)
             result = run_confirm(config, chain).to_json()
     finally:
-        _report(chain, result, metrics_file, time.monotonic() - started)
+        report_pass("confirm", chain, result, metrics_file, time.monotonic() - started)
     if as_json:
         emit_json(result)
     else:
         _render(result)
-
-
-def _report(chain: str, result: dict[str, Any] | None, metrics_file: Path | None, elapsed: float) -> None:
-    """The pass's log line and (when asked) its metrics file — also when it failed."""
-    from ctripctl.ops.logs import log_pass
-
-    ok = result is not None
-    log_pass("confirm", chain, result or {}, ok=ok, duration_s=elapsed)
-    if metrics_file is not None:
-        from ctripctl.ops.metrics import write_metrics
-
-        with cli_errors():
-            write_metrics(metrics_file, "confirm", chain, result or {}, ok, duration_s=elapsed)
 
 
 def _render(r: dict[str, Any] | None) -> None:

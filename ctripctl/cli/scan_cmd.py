@@ -11,10 +11,9 @@ import typer
 
 from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
 from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ctripctl.chain.scanner import ProgressFn
 
 
@@ -69,24 +68,11 @@ def scan(
                 outcome = run_scan(config, chain, batches=batches, from_block=from_block, progress=progress)
             result = outcome.to_json()
     finally:
-        _report(chain, result, metrics_file, time.monotonic() - started)
+        report_pass("scan", chain, result, metrics_file, time.monotonic() - started)
     if as_json:
         emit_json(result)
     else:
         _render(result)
-
-
-def _report(chain: str, result: dict[str, Any] | None, metrics_file: Path | None, elapsed: float) -> None:
-    """The pass's log line and (when asked) its metrics file — also when it failed."""
-    from ctripctl.ops.logs import log_pass
-
-    ok = result is not None
-    log_pass("scan", chain, result or {}, ok=ok, duration_s=elapsed)
-    if metrics_file is not None:
-        from ctripctl.ops.metrics import write_metrics
-
-        with cli_errors():
-            write_metrics(metrics_file, "scan", chain, result or {}, ok, duration_s=elapsed)
 
 
 @contextlib.contextmanager

@@ -12,10 +12,9 @@ import typer
 
 from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, engine, load
 from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from ctripctl.webhooks.flush import ProgressFn
 
 app = typer.Typer(help="Deliver and inspect webhook events (the outbox).", no_args_is_help=True)
@@ -60,7 +59,7 @@ def flush(
                 )
             result = outcome.to_json()
     finally:
-        _report(result, metrics_file, time.monotonic() - started)
+        report_pass("webhooks_flush", None, result, metrics_file, time.monotonic() - started)
     if as_json:
         emit_json(result)
         return
@@ -70,19 +69,6 @@ def flush(
         f"[yellow]{result['failed']} to retry[/], [red]{result['dead']} dead[/], "
         f"{result['skipped']} skipped without a URL ({result['elapsed_s']:.2f}s)."
     )
-
-
-def _report(result: dict[str, Any] | None, metrics_file: Path | None, elapsed: float) -> None:
-    """The pass's log line and (when asked) its metrics file — also when it failed."""
-    from ctripctl.ops.logs import log_pass
-
-    ok = result is not None
-    log_pass("webhooks_flush", None, result or {}, ok=ok, duration_s=elapsed)
-    if metrics_file is not None:
-        from ctripctl.ops.metrics import write_metrics
-
-        with cli_errors():
-            write_metrics(metrics_file, "webhooks_flush", None, result or {}, ok, duration_s=elapsed)
 
 
 @contextlib.contextmanager
