@@ -41,8 +41,9 @@ format: install
 demo: install tools
 	$(PY) scripts/demo.py
 
+## Every benchmark, one after the other (each prints medians and ratios vs its baseline)
 bench: install tools
-	$(PY) benchmarks/run_all.py
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
 	rm -rf $(VENV) tools demo .pytest_cache .ruff_cache
