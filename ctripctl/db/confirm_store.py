@@ -17,13 +17,18 @@ Write (`record_confirm`, ONE transaction after the node answered):
 2. re-read the candidate transfers and change only those still `seen` with the block
    hash that was checked (compare-and-set): a transfer a concurrent scan orphaned or
    moved to another block meanwhile is left alone, so a stale verdict never overwrites
-   newer knowledge. Canonical → `confirmed`; not canonical → `orphaned`.
+   newer knowledge. Canonical → `confirmed`; not canonical → `orphaned`, and the scan
+   checkpoint is rewound below the lowest orphaned block (compare-and-set), so the next
+   scan re-fetches those blocks from the scanner's node: a "not canonical" verdict from
+   a node stuck on a minority fork is never final — scan revives the credit if its
+   block is on the chain after all.
 3. `recompute.refresh` every payment those transfers belong to (locked, in id order):
    status, flags and outbox events commit together with the transfers' states.
 4. expire the payments past their expiry that `lifecycle.may_expire` allows — judged as
    they stand after step 3, against the checkpoint read under the lock in this same
-   transaction — and refresh them (payment.expired).
-5. record the head seen and `last_confirm_at` on the chain row (what `status` reads).
+   transaction (after any rewind of step 2) — and refresh them (payment.expired).
+5. record the head seen (a running maximum: a lagging failover node never lowers it)
+   and `last_confirm_at` on the chain row (what `status` reads).
 
 Crash anywhere before the commit: nothing of the pass is kept and the next pass redoes
 it; after it: everything is kept and a rerun finds nothing left to do.
@@ -34,17 +39,18 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ctripctl.db.models import ChainState, Payment, Transfer
+from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
 from ctripctl.db.recompute import facts_of, refresh, standing_of
 from ctripctl.db.session import transaction
 from ctripctl.domain import lifecycle
 from ctripctl.domain.lifecycle import EXPIRABLE, TransferState
+from ctripctl.errors import Busy
 
 #: Test-only fault injection, the same variable the scan pass reads: when it is
 #: "confirm-crash-before-commit" the process exits with FAULT_EXIT_CODE right before the
@@ -55,6 +61,14 @@ FAULT_EXIT_CODE = 86
 
 #: Expiries per pass; the rest wait for the next pass (cron runs it again soon).
 EXPIRE_LIMIT = 5_000
+
+#: How long after a payment's expiry a scanner that is caught up with the head may be
+#: trusted to have seen every block up to that expiry. A block whose timestamp is before
+#: the expiry can still reach the node after the clock passed it (block propagation, and
+#: timestamps that producers set slightly behind or ahead of the wall clock), so "caught
+#: up with the head" right at the expiry proves nothing about the block about to arrive.
+#: (The other route — the checkpoint block's own time is past the expiry — needs no grace.)
+EXPIRY_GRACE = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,8 @@ def record_confirm(
     with transaction(engine) as session:
         state = _lock_chain(session, chain)
         confirmed_ids, orphaned_ids = _apply_verdicts(session, verdicts, now)
+        if state is not None and orphaned_ids:
+            _rewind_below(session, state, orphaned_ids, now)
         orphaned_payments = _payment_ids(session, orphaned_ids)
         credited = _lock_payments(session, _payment_ids(session, [*confirmed_ids, *orphaned_ids]))
         updated: set[str] = set()
@@ -115,22 +131,27 @@ def record_confirm(
         session.flush()
 
         # Expiry after the credits: a payment a reorg just stepped back is judged as it
-        # now stands, in this same pass.
+        # now stands — against the checkpoint as rewound above, so one whose credit this
+        # pass orphaned waits until the scan has re-covered that block.
         expired = 0
+        # The highest head any pass saw: a lagging node (failover) must not make a
+        # checkpoint that is behind the real chain look caught up.
+        if state is not None and state.head_block is not None:
+            head = max(head, state.head_block)
         due = _lock_payments(session, _expirable(session, state, head, now)) if state is not None else {}
         for payment in due.values():
             if payment.expired_at is not None or payment.status not in EXPIRABLE:
                 continue  # another pass got there first (we waited for its lock)
             assert state is not None
             standing = lifecycle.evaluate(facts_of(payment))
-            scanned_past = _scanned_past(state, head, payment.expires_at)
+            scanned_past = _scanned_past(state, head, payment.expires_at, now)
             if lifecycle.may_expire(standing, payment.expires_at, now, chain_scanned_past=scanned_past):
                 payment.expired_at = now
                 expired += 1
         events += _refresh_all(session, due, set(), now, updated)
 
         if state is not None:
-            state.head_block = head
+            state.head_block = head  # max(this pass's head, the stored one), above
             state.last_confirm_at = now
             state.updated_at = now
         session.flush()
@@ -202,6 +223,56 @@ def _apply_verdicts(
     return confirmed, orphaned
 
 
+def _rewind_below(session: Session, state: ChainState, orphaned_ids: list[int], now: datetime) -> None:
+    """Move the scan checkpoint back to just below the lowest block this pass orphaned.
+
+    This pass's "not canonical" may come from a node on a minority fork (confirm failed
+    over to it) while the scanner's node — whose hash at the checkpoint still matches —
+    would never look at those blocks again. Rewinding makes the next scan re-fetch them
+    from its own node: a credit that is on the chain after all is revived there (same
+    chain, tx hash, log index), one that is not stays orphaned. The checkpoint hash is
+    the stored hash of the new checkpoint block (NULL if none is kept: the scan then
+    re-fetches without a parent-hash check, as a rescan does); its time is unknown
+    (NULL), so nothing is expired on the strength of blocks that are to be re-scanned.
+    Compare-and-set on the checkpoint read under the lock; a checkpoint already at or
+    below that block is left alone.
+    """
+    lowest = _min_block(session, orphaned_ids)
+    target = lowest - 1
+    if state.last_block <= target:
+        return
+    chain = state.chain
+    target_hash = session.execute(
+        select(ScannedBlock.hash).where(ScannedBlock.chain == chain, ScannedBlock.number == target)
+    ).scalar_one_or_none()
+    result = session.execute(
+        update(ChainState)
+        .where(ChainState.chain == chain, ChainState.last_block == state.last_block)
+        .values(last_block=target, last_block_hash=target_hash, last_block_time=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # cannot happen under the row lock; never guess
+        raise Busy(f"chain {chain!r}: the checkpoint moved during this confirm pass; nothing was recorded")
+    session.execute(
+        delete(ScannedBlock)
+        .where(ScannedBlock.chain == chain, ScannedBlock.number > target)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(state)
+
+
+def _min_block(session: Session, transfer_ids: list[int]) -> int:
+    ids = sorted(transfer_ids)
+    lowest: list[int] = []
+    for chunk in _chunks(ids, 500):
+        lowest.append(
+            session.execute(
+                select(func.min(Transfer.block_number)).where(Transfer.id.in_(chunk))
+            ).scalar_one()
+        )
+    return min(lowest)
+
+
 def _payment_ids(session: Session, transfer_ids: Iterable[int]) -> set[str]:
     ids = sorted(transfer_ids)
     found: set[str] = set()
@@ -210,18 +281,24 @@ def _payment_ids(session: Session, transfer_ids: Iterable[int]) -> set[str]:
     return found
 
 
-def _scanned_past(state: ChainState, head: int, moment: datetime) -> bool:
-    """Has the scanner covered the chain past `moment`? Caught up with the head this pass
-    saw, or its checkpoint block is at least as new as `moment` (block times never go
-    back, so every block at or before `moment` lies at or below the checkpoint)."""
-    return state.last_block >= head or (state.last_block_time is not None and state.last_block_time >= moment)
+def _scanned_past(state: ChainState, head: int, moment: datetime, now: datetime) -> bool:
+    """Has the scanner covered the chain past `moment`? Either its checkpoint block is at
+    least as new as `moment` (block times never go back, so every block at or before
+    `moment` lies at or below the checkpoint), or it is caught up with the highest head
+    seen (`head`, already the running maximum) and `moment` is EXPIRY_GRACE in the past."""
+    caught_up = state.last_block >= head and now >= moment + EXPIRY_GRACE
+    return caught_up or (state.last_block_time is not None and state.last_block_time >= moment)
 
 
 def _expirable(session: Session, state: ChainState, head: int, now: datetime) -> list[str]:
-    """Ids of payments still short of their amount, past their expiry, and scanned past it."""
-    horizon = now if state.last_block >= head else min(now, state.last_block_time or now)
-    if state.last_block < head and state.last_block_time is None:
+    """Ids of payments still short of their amount, past their expiry, and scanned past it
+    (the same two routes as `_scanned_past`, as one bound on expires_at)."""
+    bounds = [state.last_block_time] if state.last_block_time is not None else []
+    if state.last_block >= head:
+        bounds.append(now - EXPIRY_GRACE)
+    if not bounds:
         return []
+    horizon = min(now, max(bounds))
     stmt = (
         select(Payment.id)
         .where(

@@ -176,7 +176,12 @@ def list_payments(
 
 
 def cancel_payment(session: Session, payment_id: str, now: datetime) -> Payment:
-    """Cancel a pending or partially paid payment; its address stops being watched."""
+    """Cancel a pending or partially paid payment.
+
+    Its address stays watched for the late window (scan_store.read_watched): a payment
+    made before the cancel but not scanned yet, or sent after it, is still recorded and
+    announced (payment.detected / payment.partially_paid; the status stays cancelled).
+    """
     payment = session.get(Payment, payment_id, with_for_update=True)
     if payment is None:
         raise NotFound(f"no payment {payment_id!r}")

@@ -43,6 +43,7 @@ def standing_of(payment: Payment) -> Standing:
         overpaid=payment.overpaid,
         underpaid=payment.underpaid,
         paid_late=payment.paid_late,
+        paid_in_full=payment.received_base >= payment.amount_base,
     )
 
 

@@ -11,6 +11,8 @@ steps ends where a fresh recomputation would::
        │  └─partial credit─▶ partially_paid ─(more credit)─▶ detected
        └─expired (nothing / too little received)─▶ expired ─(late credit ≥ amount)─▶ detected
     an orphaned credit no longer counts: the payment steps back (payment.reorged)
+    money arriving on a cancelled / confirmed / settled payment is recorded and announced
+    (payment.detected or payment.partially_paid); the status does not change
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ class TransferState(StrEnum):
     ORPHANED = "orphaned"
 
 
-#: Statuses whose deposit address the scanner watches. Expired payments are watched too,
-#: within the late-payment window, so money that arrives late is still recorded.
+#: Statuses whose deposit address the scanner watches. Expired, cancelled and confirmed
+#: payments are watched too, within the late-payment window after they became so
+#: (scan_store.read_watched), so money that arrives late, after a cancel, or twice is
+#: still recorded and announced.
 RECEIVING = frozenset({Status.PENDING, Status.PARTIALLY_PAID, Status.DETECTED})
 #: Statuses `payment cancel` accepts.
 CANCELLABLE = frozenset({Status.PENDING, Status.PARTIALLY_PAID})
@@ -104,6 +108,7 @@ class Standing:
     overpaid: bool
     underpaid: bool
     paid_late: bool
+    paid_in_full: bool = False  # received ≥ amount, whatever the status
 
 
 def evaluate(facts: Facts) -> Standing:
@@ -132,6 +137,7 @@ def evaluate(facts: Facts) -> Standing:
         overpaid=received > facts.amount,
         underpaid=status is Status.EXPIRED and 0 < received < facts.amount,
         paid_late=any(c.late for c in active),
+        paid_in_full=received >= facts.amount,
     )
 
 
@@ -150,7 +156,9 @@ def events_between(
     * a status change otherwise → the new status's event (none for `pending`);
     * more money without a status change → `payment.partially_paid` while short of the
       amount (also on an expired payment: a late partial credit is reported), else
-      `payment.detected` (also on a confirmed one: an overpayment is reported).
+      `payment.detected` (also on a confirmed one: an overpayment is reported). On a
+      cancelled or settled payment the same rule follows `paid_in_full`: money that
+      arrives after a cancel (or was fetched before a concurrent cancel) is never silent.
     """
     events: list[str] = []
     lost = after.received < before.received or after.confirmed < before.confirmed
@@ -169,6 +177,8 @@ def events_between(
             events.append(EVENT_PARTIALLY_PAID)
         elif after.status in (Status.DETECTED, Status.CONFIRMED):
             events.append(EVENT_DETECTED)
+        elif after.status in (Status.CANCELLED, Status.SETTLED):
+            events.append(EVENT_DETECTED if after.paid_in_full else EVENT_PARTIALLY_PAID)
     return tuple(events)
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from ctripctl.config import load_config
-from ctripctl.db.models import ChainState, Payment, Transfer, WebhookEvent
+from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer, WebhookEvent
 from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
@@ -91,6 +91,17 @@ def expire_now(url: str, *payment_ids: str, ago: timedelta = timedelta(minutes=5
         session.execute(
             update(Payment).where(Payment.id.in_(payment_ids)).values(expires_at=datetime.now(UTC) - ago)
         )
+
+
+def chain_state(url: str) -> tuple[int, str | None, datetime | None, int | None, int | None]:
+    """(last_block, last_block_hash, last_block_time, head_block, highest stored block hash)."""
+    with transaction(get_engine(url)) as session:
+        state = session.get(ChainState, "local")
+        assert state is not None
+        top = session.execute(
+            select(func.max(ScannedBlock.number)).where(ScannedBlock.chain == "local")
+        ).scalar_one()
+        return state.last_block, state.last_block_hash, state.last_block_time, state.head_block, top
 
 
 def total_events(url: str) -> int:
@@ -199,17 +210,71 @@ def test_reorg_between_scan_and_confirm_is_never_confirmed(
     assert (shown["status"], shown["received_base"], shown["confirmed_base"]) == ("pending", "0", "0")
     assert transfer_states(database_url, p["id"]) == ["orphaned"]
     assert event_types(database_url, p["id"])[-1] == "payment.reorged"
+    # The scan checkpoint went back to just below the orphaned block, so the scanner
+    # re-fetches those blocks from its own node (the verdict may come from a bad node).
+    last_block, _hash, last_time, _head, top = chain_state(database_url)
+    assert (last_block, last_time) == (credit_block - 1, None)
+    assert top is not None and top <= credit_block - 1
     assert counts(confirm(cli)) == ZERO  # idempotent
 
     # The customer pays again on the new branch: scanned, then confirmed at depth.
     chain.send_token(token, p["address"], 3 * USDT)
-    scan(cli)  # also notices the reorg below its checkpoint and rewinds
+    assert scan(cli)["transfers_found"] == 1  # re-covers the rewound blocks, records it once
     assert show(cli, p["id"])["status"] == "detected"
+    assert chain_state(database_url)[0] == chain.head
     chain.mine(2)
     assert confirm(cli)["confirmed"] == 1
     shown = show(cli, p["id"])
     assert (shown["status"], shown["confirmed_base"]) == ("confirmed", str(3 * USDT))
     assert sorted(transfer_states(database_url, p["id"])) == ["confirmed", "orphaned"]
+    assert event_types(database_url, p["id"]) == [
+        "payment.created",
+        "payment.detected",
+        "payment.reorged",
+        "payment.detected",
+        "payment.confirmed",
+    ]
+
+
+def test_a_wrong_not_canonical_verdict_is_rechecked_by_the_scanner(
+    cli: Cli, chain: Chain, database_url: str
+) -> None:
+    """Confirm failed over to a node stuck on a minority fork and orphaned a credit that is
+    on the scanner's chain: the checkpoint is rewound, and the next scan revives the very
+    same transfer (one row, counted once) instead of never looking at its block again."""
+    from ctripctl.db import confirm_store
+
+    p = create(cli, "0.3")
+    credit_block = chain.send_eth(p["address"], 3 * ETH // 10)["blockNumber"]
+    chain.mine(3)
+    scan(cli)
+    engine = get_engine(database_url)
+    candidates = confirm_store.read_candidates(engine, "local", chain.head - 2, 100)
+    assert [c.block_number for c in candidates] == [credit_block]
+    wrong = {c.id: (c, False) for c in candidates}  # the minority-fork node's verdict
+    recorded = confirm_store.record_confirm(
+        engine, chain="local", head=chain.head, verdicts=wrong, now=datetime.now(UTC)
+    )
+    assert recorded.orphaned == 1
+    assert show(cli, p["id"])["status"] == "pending"
+    last_block, last_hash, last_time, _head, top = chain_state(database_url)
+    assert (last_block, last_hash, last_time) == (credit_block - 1, chain.block_hash(credit_block - 1), None)
+    assert top == credit_block - 1
+
+    rescanned = scan(cli)
+    assert (rescanned["transfers_found"], rescanned["transfers_orphaned"]) == (1, 0)
+    assert rescanned["checkpoint"] == chain.head
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"]) == ("detected", str(3 * ETH // 10))
+    assert transfer_states(database_url, p["id"]) == ["seen"]  # the same row, revived
+    assert scan(cli)["transfers_found"] == 0
+    assert confirm(cli)["confirmed"] == 1
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"], shown["overpaid"]) == (
+        "confirmed",
+        str(3 * ETH // 10),
+        False,
+    )
     assert event_types(database_url, p["id"]) == [
         "payment.created",
         "payment.detected",
@@ -326,6 +391,63 @@ def test_expiry_waits_until_the_scan_has_covered_the_expiry_time(
     assert confirm_pass(config, "local", now=expires_at - timedelta(seconds=1)).expired == 0
     scan(cli)  # caught up with the head: the chain is covered past the expiry
     assert confirm_pass(config, "local", now=later).expired == 1
+    assert show(cli, p["id"])["status"] == "expired"
+
+
+def test_a_lagging_confirm_node_does_not_make_the_scan_look_caught_up(
+    cli: Cli, chain: Chain, config_file: Path, database_url: str
+) -> None:
+    """The primary node is down, the backup lags: its head equals the scanner's stale
+    checkpoint, but a higher head was seen before, so nothing is expired on its word."""
+    from ctripctl.chain.confirmer import confirm as confirm_pass
+    from ctripctl.db import confirm_store
+
+    config = load_config(config_file)
+    engine = get_engine(database_url)
+    p = create(cli, "1")
+    scan(cli)
+    lagging_head, _hash, scanned_until, _head, _top = chain_state(database_url)
+    assert scanned_until is not None
+    expires_at = scanned_until + timedelta(seconds=1)  # not covered by the checkpoint's time
+    with transaction(engine) as session:
+        session.execute(update(Payment).where(Payment.id == p["id"]).values(expires_at=expires_at))
+    chain.mine(5)  # the real chain moves on; the scanner has not seen it
+    later = expires_at + timedelta(hours=1)
+    assert confirm_pass(config, "local", now=expires_at - timedelta(seconds=1)).head == lagging_head + 5
+    assert chain_state(database_url)[3] == lagging_head + 5
+
+    # Now confirm's node lags at the scanner's checkpoint.
+    recorded = confirm_store.record_confirm(engine, chain="local", head=lagging_head, verdicts={}, now=later)
+    assert recorded.expired == 0
+    assert show(cli, p["id"])["status"] == "pending"
+    assert chain_state(database_url)[3] == lagging_head + 5  # a running maximum
+
+    scan(cli)  # the scanner covers the real chain
+    recorded = confirm_store.record_confirm(engine, chain="local", head=lagging_head, verdicts={}, now=later)
+    assert recorded.expired == 1
+    assert show(cli, p["id"])["status"] == "expired"
+
+
+def test_a_caught_up_scanner_expires_only_after_a_grace_period(
+    cli: Cli, config_file: Path, database_url: str
+) -> None:
+    """A block stamped before the expiry can reach the node after the clock passed it."""
+    from ctripctl.chain.confirmer import confirm as confirm_pass
+    from ctripctl.db.confirm_store import EXPIRY_GRACE
+
+    config = load_config(config_file)
+    p = create(cli, "1")
+    scan(cli)
+    scanned_until = chain_state(database_url)[2]
+    assert scanned_until is not None
+    expires_at = scanned_until + timedelta(seconds=1)
+    with transaction(get_engine(database_url)) as session:
+        session.execute(update(Payment).where(Payment.id == p["id"]).values(expires_at=expires_at))
+    # Caught up with the head, past the expiry, but within the grace: not yet.
+    assert confirm_pass(config, "local", now=expires_at + timedelta(seconds=30)).expired == 0
+    assert confirm_pass(config, "local", now=expires_at + EXPIRY_GRACE - timedelta(seconds=1)).expired == 0
+    assert show(cli, p["id"])["status"] == "pending"
+    assert confirm_pass(config, "local", now=expires_at + EXPIRY_GRACE).expired == 1
     assert show(cli, p["id"])["status"] == "expired"
 
 
@@ -519,7 +641,7 @@ def test_scan_and_confirm_running_at_the_same_time(
         assert types == ["payment.created", "payment.detected", "payment.confirmed"], types
 
 
-def test_a_payment_a_reorg_steps_back_past_its_expiry_expires_in_the_same_pass(
+def test_a_payment_a_reorg_steps_back_past_its_expiry_expires_once_the_scan_re_covered_it(
     cli: Cli, chain: Chain, token: Any, database_url: str
 ) -> None:
     p = create(cli, "7", "USDT")
@@ -530,7 +652,12 @@ def test_a_payment_a_reorg_steps_back_past_its_expiry_expires_in_the_same_pass(
     assert confirm(cli)["expired"] == 0
     chain.reorg(1)  # ... until the credit turns out not to be on the chain
     chain.mine(3)
-    assert counts(confirm(cli)) == {"confirmed": 0, "expired": 1, "orphaned": 1, "payments_updated": 1}
+    # Not in the orphaning pass: the checkpoint was rewound below the credit's block, and
+    # the chain is not known to be covered until the scanner has re-fetched it.
+    assert counts(confirm(cli)) == {"confirmed": 0, "expired": 0, "orphaned": 1, "payments_updated": 1}
+    assert show(cli, p["id"])["status"] == "pending"
+    assert scan(cli)["transfers_found"] == 0
+    assert counts(confirm(cli)) == {"confirmed": 0, "expired": 1, "orphaned": 0, "payments_updated": 1}
     shown = show(cli, p["id"])
     assert (shown["status"], shown["received_base"], shown["underpaid"]) == ("expired", "0", False)
     assert event_types(database_url, p["id"])[-2:] == ["payment.reorged", "payment.expired"]

@@ -76,8 +76,8 @@ def apply(url: str, payment_id: str, kind: str, arg: int, now: datetime) -> tupl
         pick = transfers[arg % len(transfers)] if transfers else None
         credited = orphaned = False
         if kind in ("credit", "late_credit"):
-            if payment.status in (Status.CANCELLED.value, Status.SETTLED.value):
-                return None
+            if payment.status == Status.SETTLED.value:
+                return None  # not watched (a cancelled payment is, for the late window)
             late = kind == "late_credit"
             payment.transfers.append(
                 Transfer(

@@ -215,7 +215,11 @@ def test_cancel_rules(cli: Cli, database_url: str, chain: Chain, token: Any) -> 
     assert human.exit_code == 0 and "cancelled" in human.stdout, human
 
 
-def test_cancelled_payment_is_not_watched(cli: Cli, chain: Chain, token: Any) -> None:
+def test_money_sent_to_a_cancelled_payment_is_recorded_and_announced(
+    cli: Cli, chain: Chain, token: Any, database_url: str
+) -> None:
+    """The address stays watched for the late window after a cancel: money is never
+    silently dropped (the status stays cancelled; the money is announced)."""
     p = cli.ok(*CREATE, "--amount", "1", "--token", "USDT")
     cli.ok("payment", "cancel", p["id"])
     chain.send_token(token, p["address"], 1_000_000)
@@ -223,7 +227,8 @@ def test_cancelled_payment_is_not_watched(cli: Cli, chain: Chain, token: Any) ->
     cli.ok("scan", "--chain", "local")
     after = cli.ok("payment", "show", p["id"])
     assert after["status"] == "cancelled"
-    assert after["transfers"] == [] and after["received_base"] == "0"
+    assert len(after["transfers"]) == 1 and after["received_base"] == "1000000"
+    assert events_of(database_url, p["id"])[-1][0] == "payment.detected"
 
 
 def test_user_text_is_not_rich_markup(cli: Cli) -> None:

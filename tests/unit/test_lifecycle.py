@@ -75,8 +75,9 @@ class Model:
         credits = self.facts.credits
         pick = arg % len(credits) if credits else None
         if kind in ("credit", "late_credit"):
-            if self.stored.status in (Status.CANCELLED, Status.SETTLED):
-                return  # the scanner no longer watches the address
+            # The scanner still watches cancelled and confirmed payments for the late
+            # window, and a credit fetched before a concurrent cancel or settle is recorded
+            # after it: money can arrive in any status.
             credit = Credit(amount=arg + 1, state=SEEN, late=kind == "late_credit")
             self.facts = replace(self.facts, credits=(*credits, credit))
             credited = True
@@ -173,11 +174,20 @@ def test_events_are_emitted_once_per_transition(amount: int, sequence: list) -> 
             elif event == EVENT_SETTLED:
                 assert before.status is not Status.SETTLED and after.status is Status.SETTLED
             elif event == EVENT_DETECTED:
-                assert after.status in (Status.DETECTED, Status.CONFIRMED)
+                assert after.status in (Status.DETECTED, Status.CONFIRMED, Status.CANCELLED, Status.SETTLED)
                 assert after.status is not before.status or after.received > before.received
+                if after.status in (Status.CANCELLED, Status.SETTLED):
+                    assert after.received >= model.facts.amount
             elif event == EVENT_PARTIALLY_PAID:
-                assert after.status in (Status.PARTIALLY_PAID, Status.EXPIRED)
+                assert after.status in (
+                    Status.PARTIALLY_PAID,
+                    Status.EXPIRED,
+                    Status.CANCELLED,
+                    Status.SETTLED,
+                )
                 assert after.status is not before.status or after.received > before.received
+                if after.status in (Status.CANCELLED, Status.SETTLED):
+                    assert after.received < model.facts.amount
             elif event == EVENT_REORGED:
                 assert after.received < before.received or after.confirmed < before.confirmed
                 assert events[0] == EVENT_REORGED  # the step back is announced first
@@ -194,8 +204,8 @@ def test_every_change_that_matters_is_announced(amount: int, sequence: list) -> 
             assert events == ()
         if after.status is not before.status and after.status is not Status.PENDING:
             assert events, f"{before.status} → {after.status} was silent"
-        if after.received > before.received and after.status not in (Status.CANCELLED, Status.SETTLED):
-            assert events, "money arrived and nobody was told"  # never ignore money
+        if after.received > before.received:
+            assert events, "money arrived and nobody was told"  # never ignore money, whatever the status
         if after.received < before.received:
             assert EVENT_REORGED in events
     # The status never skips back past detected without a reorg being reported.
@@ -277,6 +287,25 @@ def test_late_credit_after_expiry_is_detected_and_confirmed_with_paid_late() -> 
     short = replace(expired, credits=(Credit(10, SEEN, late=True),))
     s, ev = step(expired, short, credited=True)
     assert (s.status, s.paid_late, s.underpaid, ev) == (Status.EXPIRED, True, True, (EVENT_PARTIALLY_PAID,))
+
+
+def test_money_on_a_cancelled_or_settled_payment_is_announced() -> None:
+    """A credit recorded after a cancel (paid before it but scanned after, sent after it,
+    or fetched before a concurrent cancel) keeps the status and is still announced."""
+    cancelled = Facts(amount=100, cancelled=True)
+    partial = replace(cancelled, credits=(Credit(40, SEEN),))
+    s, ev = step(cancelled, partial, credited=True)
+    assert (s.status, s.received, ev) == (Status.CANCELLED, 40, (EVENT_PARTIALLY_PAID,))
+    full = replace(cancelled, credits=(Credit(40, SEEN), Credit(60, SEEN)))
+    s, ev = step(partial, full, credited=True)
+    assert (s.status, s.received, ev) == (Status.CANCELLED, 100, (EVENT_DETECTED,))
+    settled = Facts(amount=100, credits=(Credit(100, CONFIRMED),), settled=True)
+    again = replace(settled, credits=(Credit(100, CONFIRMED), Credit(5, SEEN)))
+    s, ev = step(settled, again, credited=True)
+    assert (s.status, s.overpaid, ev) == (Status.SETTLED, True, (EVENT_DETECTED,))
+    # Confirming that money later changes nothing the customer needs to hear about.
+    s, ev = step(full, replace(full, credits=(Credit(40, CONFIRMED), Credit(60, CONFIRMED))))
+    assert (s.status, ev) == (Status.CANCELLED, ())
 
 
 def test_may_expire_needs_time_status_and_a_scanned_chain() -> None:
