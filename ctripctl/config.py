@@ -188,6 +188,10 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
     database_url = env.get("CTRIP_DATABASE_URL") or v.string(raw, "database_url", "")
     if not database_url:
         raise InputError(f"{path}: database_url is required (or set CTRIP_DATABASE_URL)")
+    try:
+        check_database_url(database_url)
+    except InputError as exc:
+        raise InputError(f"{path}: database_url: {exc}") from None
     database_url = _resolve_sqlite(database_url, base)
 
     payments = v.table(raw, "payments")
@@ -389,6 +393,22 @@ def _is_http_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+SUPPORTED_DATABASES = ("sqlite", "postgresql")
+
+
+def check_database_url(url: str) -> str:
+    """Only SQLite and PostgreSQL (psycopg 3) are supported; refuse anything else up front
+    (a mysql:// URL would otherwise fail deep inside SQLAlchemy with an import error)."""
+    scheme = url.partition("://")[0]
+    dialect, _, driver = scheme.partition("+")
+    if dialect not in SUPPORTED_DATABASES or (dialect == "postgresql" and driver not in ("", "psycopg")):
+        raise InputError(
+            f"{mask_url(url)!r} is not a supported database URL "
+            "(use sqlite:///PATH or postgresql+psycopg://USER@HOST/DB)"
+        )
+    return url
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:

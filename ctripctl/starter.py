@@ -62,6 +62,7 @@ def write_starter(
 ) -> StarterFiles:
     """Write ctrip.toml plus 0600 mnemonic and webhook-secret files; refuse to overwrite."""
     from ctripctl.chain.wallet import new_wallet
+    from ctripctl.config import check_database_url
     from ctripctl.domain.signing import new_secret
 
     base = config_path.parent
@@ -77,6 +78,7 @@ def write_starter(
             raise InputError(f"{name} {value!r} must not contain quotes, backslashes or newlines")
     if not rpc_url.startswith(("http://", "https://")):
         raise InputError(f"rpc-url {rpc_url!r} must start with http:// or https://")
+    check_database_url(database_url)
     base.mkdir(parents=True, exist_ok=True)
     mnemonic, xpub = new_wallet()
     _write_private(mnemonic_path, mnemonic + "\n")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -23,11 +24,29 @@ ConfigOption = Annotated[
     ),
 ]
 ChainOption = Annotated[str, typer.Option("--chain", help="Chain name from ctrip.toml.")]
+
+
+def _writable_metrics_path(path: Path | None) -> Path | None:
+    """Refuse an unwritable metrics path before the pass runs: found only afterwards, the
+    error would come after the pass had already committed its work."""
+    if path is None:
+        return None
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise typer.BadParameter(f"{path} is a directory; give a file path like {path}/ctripctl.prom")
+    if not folder.is_dir():
+        raise typer.BadParameter(f"folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise typer.BadParameter(f"folder {folder} is not writable")
+    return path
+
+
 MetricsFileOption = Annotated[
     Path | None,
     typer.Option(
         "--metrics-file",
         help="Write Prometheus metrics here (node-exporter textfile format, atomic).",
+        callback=_writable_metrics_path,
     ),
 ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -17,7 +18,10 @@ from rich.markup import escape
 
 from ctripctl.errors import CtripError
 
-stdout = Console(highlight=False, soft_wrap=False)
+# Piped output (a script, `| less`, a log) gets a wide page instead of rich's 80 columns,
+# so ids and addresses in tables are not cut; COLUMNS still wins when set.
+_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+stdout = Console(highlight=False, soft_wrap=False, width=_PIPE_WIDTH)
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 

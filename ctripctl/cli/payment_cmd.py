@@ -238,7 +238,10 @@ def cancel(
     config_path: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Cancel a pending or partially paid payment; its address is no longer watched.
+    """Cancel a pending or partially paid payment; it will not expire or confirm any more.
+
+    Its address stays watched for the late window: a transfer that still arrives is
+    recorded and announced (the payment stays cancelled), so money is never ignored.
 
     Example:
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ctripctl.db.session import get_engine, map_db_errors
+from ctripctl.errors import InputError
 
 if TYPE_CHECKING:
     from alembic.config import Config as AlembicConfig
@@ -36,10 +37,15 @@ def _alembic_config(database_url: str) -> AlembicConfig:
 
 def upgrade(database_url: str, revision: str = "head") -> str | None:
     """Upgrade the schema to `revision`; return the revision now current."""
+    from alembic.util import CommandError
+
     from alembic import command
 
-    with map_db_errors():
-        command.upgrade(_alembic_config(database_url), revision)
+    try:
+        with map_db_errors():
+            command.upgrade(_alembic_config(database_url), revision)
+    except CommandError as exc:  # e.g. an unknown revision: the user's input, not a bug
+        raise InputError(f"cannot upgrade to {revision!r}: {exc}") from None
     return current(database_url)
 
 

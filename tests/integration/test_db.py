@@ -102,7 +102,12 @@ def test_unopenable_sqlite_file(tmp_path: Path) -> None:
 
 def test_unknown_database_driver(tmp_path: Path) -> None:
     cli = cli_for(tmp_path, "mysql+nosuchdriver://x@y/z")
-    assert "database_url is not usable" in one_line_error(cli("payment", "list"), 2)
+    assert "not a supported database URL" in one_line_error(cli("payment", "list"), 2)
+
+
+def test_upgrade_to_an_unknown_revision_is_bad_input(tmp_path: Path, empty_url: str) -> None:
+    message = one_line_error(cli_for(tmp_path, empty_url)("db", "upgrade", "bogus", "--json"), 2)
+    assert "cannot upgrade to 'bogus'" in message
 
 
 def test_postgres_database_that_does_not_exist(tmp_path: Path) -> None:

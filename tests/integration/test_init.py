@@ -112,6 +112,14 @@ def test_init_with_unreachable_database(tmp_path: Path) -> None:
     assert config.exists()  # written; `db upgrade` finishes the job once the database is up
 
 
+@pytest.mark.parametrize("url", ["foo://x", "mysql://x/y"])
+def test_init_refuses_an_unsupported_database_before_writing(tmp_path: Path, url: str) -> None:
+    run = Cli(tmp_path / "ctrip.toml")("init", "--database-url", url)
+    assert run.exit_code == 2, run
+    assert "not a supported database URL" in run.stderr and "Traceback" not in run.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_init_rejects_a_bad_chain_name(tmp_path: Path) -> None:
     config = tmp_path / "ctrip.toml"
     run = Cli(config)("init", "--chain", "my chain")

@@ -126,6 +126,15 @@ def test_scan_metrics_file_matches_its_json(cli: Cli, chain: Chain, tmp_path: Pa
     assert samples[("ctripctl_pass_duration_seconds", local)] > 0
 
 
+def test_unwritable_metrics_folder_is_refused_before_the_pass(cli: Cli, chain: Chain, tmp_path: Path) -> None:
+    chain.mine(5)
+    run = cli("scan", "--chain", "local", "--metrics-file", str(tmp_path / "missing" / "scan.prom"))
+    assert run.exit_code == 2, run
+    assert "does not exist" in run.stderr
+    # The pass never ran: the first real pass still starts at the beginning.
+    assert cli.ok("scan", "--chain", "local")["from_block"] == 0
+
+
 def test_status_metrics_file(cli: Cli, chain: Chain, tmp_path: Path) -> None:
     cli.ok("payment", "create", "--chain", "local", "--amount", "1")
     cli.ok("scan", "--chain", "local")

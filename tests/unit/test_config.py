@@ -120,7 +120,7 @@ def test_lowercase_token_address_is_checksummed(tmp_path: Path) -> None:
         ("[chains.eth]", "[chains.eth.x]\n[chains.eth]", "chains.eth.x"),
         (
             'database_url = "sqlite:///ctrip.db"',
-            'database_url = "x.db"\npayments = 3',
+            'database_url = "sqlite:///x.db"\npayments = 3',
             "payments must be a table",
         ),
         ("start_block = 21000000", 'start_block = 1\nfinality = "safe"', "chains.eth.finality must be"),
@@ -266,3 +266,14 @@ def test_mask_url(url: str, masked: str) -> None:
 
 def test_mask_url_unparseable() -> None:
     assert mask_url("http://u:pw@[::1/x") == "http://***@[::1/x"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["mysql://x/y", "postgresql+asyncpg://u@h/db", "foo://x", "x.db", "oracle+cx://h/db"],
+)
+def test_unsupported_database_urls_are_refused(tmp_path: Path, url: str) -> None:
+    message = load_error(
+        tmp_path, BASE.replace('database_url = "sqlite:///ctrip.db"', f'database_url = "{url}"', 1)
+    )
+    assert "database_url" in message and "not a supported database URL" in message, message
