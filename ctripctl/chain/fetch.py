@@ -10,8 +10,10 @@ keep-alive httpx client:
 * receipts of the native matches only (one batch), so a reverted transaction is never
   counted (status must be 0x1);
 * `eth_getLogs` for the ERC-20 Transfer topic of the configured tokens with the watched
-  addresses in topic 2 — in chunks of `ADDRESS_CHUNK` addresses, or, above
-  `FETCH_ALL_THRESHOLD` addresses, all Transfer logs of those tokens filtered locally.
+  addresses in topic 2, sent only once every block request has been answered (so the
+  logs describe a state at least as new as the headers) — in chunks of `ADDRESS_CHUNK`
+  addresses, or, above `FETCH_ALL_THRESHOLD` addresses, all Transfer logs of those
+  tokens filtered locally.
   When the node answers that a range is too large or has too many results, the range
   is split in halves until it passes.
 
@@ -141,13 +143,6 @@ def fetch_range(
         futures = [pool.submit(worker, rpc, chunk) for chunk in chunks]
         if callable(watched):
             watched = watched()
-        tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
-        token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
-        log_future = (
-            pool.submit(get_transfer_logs, rpc, start, end, tokens, token_targets)
-            if tokens and source != "receipts"
-            else None
-        )
         for future in as_completed(futures):
             chunk_headers, natives, chunk_logs = future.result()
             for header in chunk_headers:
@@ -156,8 +151,14 @@ def fetch_range(
             logs.extend(chunk_logs)
             if progress is not None:
                 progress(len(chunk_headers))
-        if log_future is not None:
-            logs.extend(log_future.result())
+    if source != "receipts":
+        # Only once every header is in: the logs then describe a state at least as new
+        # as the headers. A credit on the headers' branch that the logs miss (logs read
+        # from an older branch, tip served from a newer one) could otherwise be skipped
+        # for good; a log from a newer branch shows as a block-hash mismatch (cut below).
+        tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
+        token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
+        logs.extend(get_transfer_logs(rpc, start, end, tokens, token_targets))
 
     chain = _consistent_prefix(start, end, headers, parent_hash)
     hashes = {h.number: h.hash for h in chain}
@@ -201,9 +202,16 @@ def _fetch_receipts(rpc: RpcClient, numbers: Sequence[int]) -> Chunk:
         if block is None or receipts is None:  # past the node's head: the range ends before it
             continue
         block_hash = block["hash"]
+        if len(receipts) != len(block["transactions"]) or any(
+            r.get("blockHash") != block_hash for r in receipts
+        ):
+            # The receipts are not (all) the receipts of this header's block — the node
+            # answered them from another branch: leave the block out, so the range is cut
+            # before it and the next pass reads it again.
+            continue
         headers.append(Header(number, block_hash, block["parentHash"], int(block["timestamp"], 16)))
         for receipt in receipts:
-            seen_in = receipt.get("blockHash")  # another branch: the range is cut below it
+            seen_in = block_hash
             if receipt.get("status") != "0x1":
                 continue
             to = receipt.get("to")

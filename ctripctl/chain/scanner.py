@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from ctripctl.errors import InputError, RuleError
+from ctripctl.errors import InputError, NodeUnavailable, RuleError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -107,9 +107,13 @@ def scan(
                     chain.name,
                     rpc.active_url,
                 )
-                result = one_pass(
-                    engine, rpc, chain, config, rescan_from=rescan_from, progress=progress, strict=False
-                )
+                try:
+                    result = one_pass(engine, rpc, chain, config, rescan_from=rescan_from, progress=progress)
+                except _MixedSources:  # failed over again: still two nodes' answers; record nothing
+                    raise NodeUnavailable(
+                        f"chain {chain.name}: the node changed twice during one pass "
+                        f"(now {rpc.active_url}); nothing was recorded, retry later"
+                    ) from None
             results.append(result)
             if result.lag == 0:
                 break
@@ -140,7 +144,8 @@ def one_pass(
     to another URL while fetching. Two nodes at different heights can give a consistent
     looking but incomplete answer — blocks from one, eth_getLogs from another that has
     not seen the last blocks yet — and the checkpoint would then move past missed credits.
-    The caller redoes the pass once (non-strict), every request then on one URL.
+    The caller redoes the pass once, every request then on one URL; if the client fails
+    over again during that redo, the caller gives up (NodeUnavailable) instead of recording.
     """
     from ctripctl.chain.fetch import Watch, fetch_range
     from ctripctl.db.checkpoint import read_checkpoint
@@ -174,7 +179,12 @@ def one_pass(
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
 
     now = datetime.now(UTC)
-    recorded_from = orphan_above + 1 if orphan_above is not None else rescan_from
+    # Every pass (not only a rescan's first): payments with a live credit in or above this
+    # range are watched too, so a credit re-mined elsewhere in the range is found again
+    # even if its payment is no longer receiving (e.g. confirmed). After a reorg base is
+    # the common ancestor, so this is orphan_above + 1. In a normal pass nothing is
+    # recorded above the checkpoint, so this adds nothing to the watched set.
+    recorded_from = base + 1
 
     def watched() -> dict[str, Watch]:
         # Called by fetch_range once the block requests are in flight: importing the ORM

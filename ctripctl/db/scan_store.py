@@ -21,7 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import BigInteger, and_, case, delete, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -167,6 +167,10 @@ def record_pass(
                 for t in _live_transfers(session, chain, headers[0].number, new_block)
                 if hashes.get(t.block_number) != t.block_hash and (t.tx_hash, t.log_index) not in found_keys
             ]
+        # A transaction is in one block of a chain: a live transfer of a transaction found
+        # in this pass, but recorded in another block (re-mined on the new branch, with
+        # other log indexes, possibly outside this range), is off the chain.
+        stale += _moved_away(session, chain, credits, found_keys)
         for t in {t.id: t for t in stale}.values():
             if (
                 orphan_above is not None
@@ -229,7 +233,10 @@ def _move_checkpoint(
     values = {
         "last_block": new_block,
         "last_block_hash": new_hash,
-        "head_block": head,
+        # A running maximum: a lagging failover node must not lower the head seen.
+        "head_block": case(
+            (ChainState.head_block > head, ChainState.head_block), else_=literal(head, BigInteger)
+        ),
         "last_scan_at": now,
         "updated_at": now,
     }
@@ -240,7 +247,7 @@ def _move_checkpoint(
 
         try:
             with session.begin_nested():
-                session.execute(insert(ChainState).values(chain=chain, **values))
+                session.execute(insert(ChainState).values(chain=chain, **{**values, "head_block": head}))
         except IntegrityError:
             raise Busy(f"chain {chain!r}: another pass recorded the first checkpoint meanwhile") from None
         return
@@ -262,6 +269,27 @@ def _live_transfers(session: Session, chain: str, low: int, high: int | None) ->
     if high is not None:
         stmt = stmt.where(Transfer.block_number <= high)
     return list(session.execute(stmt).scalars())
+
+
+def _moved_away(
+    session: Session, chain: str, credits: Sequence[Found], found_keys: set[tuple[str, int]]
+) -> list[Transfer]:
+    """Live transfers of the found credits' transactions recorded in another block."""
+    blocks = {c.tx_hash: c.block_hash for c in credits}
+    tx_hashes = sorted(blocks)
+    moved: list[Transfer] = []
+    for i in range(0, len(tx_hashes), 500):
+        stmt = select(Transfer).where(
+            Transfer.chain == chain,
+            Transfer.tx_hash.in_(tx_hashes[i : i + 500]),
+            Transfer.state != TransferState.ORPHANED.value,
+        )
+        moved += [
+            t
+            for t in session.execute(stmt).scalars()
+            if t.block_hash != blocks[t.tx_hash] and (t.tx_hash, t.log_index) not in found_keys
+        ]
+    return moved
 
 
 def _load_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:

@@ -1,0 +1,335 @@
+"""Scan passes against a node that answers from different states within one pass.
+
+A loopback proxy in front of the real anvil reorganises the chain between two requests
+of one pass, or answers one request from another branch, or fails over twice: the pass
+must never move its checkpoint past a credit it did not see, never count a transaction
+twice, and never record answers of two nodes.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, update
+from web3 import Web3
+
+from ctripctl.db.models import ChainState, Payment, Transfer, WebhookEvent
+from ctripctl.db.session import get_engine, transaction
+from tests.support.anvil import Anvil
+from tests.support.cli import Cli
+from tests.support.evm import Chain
+from tests.support.rpc_proxy import RpcProxy
+
+ETH = 10**18
+USDT = 10**6
+OTHER = "0x00000000000000000000000000000000DeaDBeef"
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # past any late window: not watched for that
+
+Answer = tuple[int, Any]
+Hook = Callable[[Any, Callable[[Any], Answer]], Answer]
+
+
+class HookProxy:
+    """A JSON-RPC proxy whose `hook(body, forward)` decides each answer (body: parsed JSON)."""
+
+    def __init__(self, upstream: str, hook: Hook) -> None:
+        self.upstream = upstream
+        self.hook = hook
+        self._client = httpx.Client(timeout=30)
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
+                status, answer = proxy.hook(body, proxy.forward)
+                content = json.dumps(answer).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def forward(self, body: Any) -> Answer:
+        answer = self._client.post(self.upstream, json=body)
+        return answer.status_code, answer.json()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._client.close()
+
+
+def calls(body: Any) -> list[dict[str, Any]]:
+    return body if isinstance(body, list) else [body]
+
+
+def methods(body: Any) -> set[str]:
+    return {c["method"] for c in calls(body)}
+
+
+def set_config(config: Path, **values: str) -> None:
+    lines = []
+    for line in config.read_text().splitlines():
+        key = line.split(" = ")[0]
+        if key in values:
+            line = f"{key} = {values[key]}"
+        lines.append(line)
+    config.write_text("\n".join(lines) + "\n")
+
+
+def create(cli: Cli, amount: str, *args: str) -> dict[str, Any]:
+    return cli.ok("payment", "create", "--chain", "local", "--amount", amount, *args)
+
+
+def scan(cli: Cli, *args: str) -> dict[str, Any]:
+    return cli.ok("scan", "--chain", "local", *args)
+
+
+def hexed(tx: dict[str, Any]) -> dict[str, Any]:
+    """A transaction request for anvil_reorg (numbers as hex quantities)."""
+    return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
+
+
+def token_transfer(chain: Chain, token: Any, to: str, amount: int, nonce: int) -> dict[str, Any]:
+    tx = token.functions.transfer(Web3.to_checksum_address(to), amount).build_transaction(
+        {"from": chain.payer, "nonce": nonce, "gas": 100_000}
+    )
+    tx["input"] = tx.pop("data")
+    tx.pop("chainId", None)
+    return hexed(dict(tx))
+
+
+def same_transaction(chain: Chain, tx_hash: Any) -> dict[str, Any]:
+    """The request that re-mines exactly this transaction (same nonce, fees, data: same hash)."""
+    tx = chain.w3.eth.get_transaction(tx_hash)
+    return {
+        "from": tx["from"],
+        "to": tx["to"],
+        "value": hex(tx["value"]),
+        "input": tx["input"].to_0x_hex(),
+        "nonce": hex(tx["nonce"]),
+        "gas": hex(tx["gas"]),
+        "maxFeePerGas": hex(tx["maxFeePerGas"]),
+        "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
+    }
+
+
+def test_logs_are_read_after_the_blocks(
+    cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """The node answers eth_getLogs on branch A, then serves the tip block from branch B
+    where a USDT credit exists only on B. Were the logs read while the blocks were being
+    fetched, the checkpoint would store B's tip hash without the credit and no later pass
+    would look again; read after the blocks, the logs are at least as new as the headers."""
+    p = create(cli, "5", "--token", "USDT")
+    chain.mine(3)
+    credit = token_transfer(
+        chain, token, p["address"], 5 * USDT, chain.w3.eth.get_transaction_count(chain.payer)
+    )
+    logs_answered = threading.Event()
+    reorged = threading.Event()
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        full_blocks = any(
+            c["method"] == "eth_getBlockByNumber" and c["params"][1] is True for c in calls(body)
+        )
+        if full_blocks and not reorged.is_set():
+            logs_answered.wait(3)  # a node that is slower with the blocks than with the logs
+        answer = forward(body)
+        if "eth_getLogs" in methods(body) and not reorged.is_set():
+            chain.reorg(1, [(credit, 0)])  # the tip is replaced by a block with the credit
+            reorged.set()
+            logs_answered.set()
+        return answer
+
+    proxy = HookProxy(anvil.url, hook)
+    try:
+        set_config(config_file, rpc_urls=f'["{proxy.url}"]')
+        scan(cli)
+    finally:
+        proxy.stop()
+    assert reorged.is_set()
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    scan(cli)
+    shown = cli.ok("payment", "show", p["id"])
+    assert shown["status"] == "detected" and shown["received_base"] == str(5 * USDT)
+
+
+@pytest.mark.parametrize("answer", ["missing", "other-block"])
+def test_receipts_of_another_block_cut_the_range(
+    answer: str, cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """Receipts mode: the node answers the tip header of one branch and the receipts of
+    another (here: without the credit's receipt, or another block's receipts). The block
+    must be left out of the pass, not recorded as empty."""
+    p = create(cli, "5", "--token", "USDT")
+    chain.send_eth(OTHER, 1)  # the block below holds one unrelated transaction
+    tip = chain.send_token(token, p["address"], 5 * USDT)["blockNumber"]
+    below = anvil.rpc("eth_getBlockReceipts", hex(tip - 1))
+    assert len(below) == 1
+    tampered = threading.Event()
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        status, result = forward(body)
+        for call in calls(body):
+            if call["method"] == "eth_getBlockReceipts" and call["params"][0] == hex(tip):
+                for item in result if isinstance(result, list) else [result]:
+                    if item["id"] == call["id"]:
+                        item["result"] = [] if answer == "missing" else below
+                        tampered.set()
+        return status, result
+
+    proxy = HookProxy(anvil.url, hook)
+    text = config_file.read_text()
+    config_file.write_text(text.replace('rpc_timeout = "5s"', 'rpc_timeout = "5s"\nscan_source = "receipts"'))
+    set_config(config_file, rpc_urls=f'["{proxy.url}"]')
+    try:
+        first = scan(cli)
+    finally:
+        proxy.stop()
+    assert tampered.is_set()
+    assert first["checkpoint"] == tip - 1 and first["transfers_found"] == 0
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    assert scan(cli)["transfers_found"] == 1
+    assert cli.ok("payment", "show", p["id"])["status"] == "detected"
+
+
+def test_rescan_ending_between_two_blocks_of_one_transaction(
+    cli: Cli, chain: Chain, token: Any, config_file: Path, database_url: str
+) -> None:
+    """A credit re-mined on the new branch in a LOWER block, with another log index; a
+    rescan whose range ends between the two blocks finds the new one. The old record (of
+    the same transaction, above the range) is off the chain: it must not count as well."""
+    p = create(cli, "5", "--token", "USDT")
+    chain.mine(3)
+    sent = chain.send_token(token, p["address"], 5 * USDT)
+    old_block = sent["blockNumber"]
+    chain.mine(2)
+    assert scan(cli)["transfers_found"] == 1
+    # New branch from old_block − 1: a mint (one log) first, then the same transfer.
+    mint = token.functions.mint(chain.payer, 1).build_transaction(
+        {
+            "from": chain.accounts[0],
+            "nonce": chain.w3.eth.get_transaction_count(chain.accounts[0]),
+            "gas": 100_000,
+        }
+    )
+    mint["input"] = mint.pop("data")
+    mint.pop("chainId", None)
+    chain.reorg(
+        chain.head - old_block + 2,
+        [(hexed(dict(mint)), 0), (same_transaction(chain, sent["transactionHash"]), 0)],
+    )
+    moved = chain.w3.eth.get_transaction_receipt(sent["transactionHash"])
+    assert moved["blockNumber"] == old_block - 1 and moved["logs"][0]["logIndex"] == 1
+
+    set_config(config_file, block_batch_size="1")
+    result = scan(cli, "--from-block", str(old_block - 1))  # the range is old_block − 1 only
+    assert result["to_block"] == old_block - 1
+    shown = cli.ok("payment", "show", p["id"])
+    assert shown["received_base"] == str(5 * USDT) and shown["overpaid"] is False
+    states = sorted((t["block_number"], t["state"]) for t in shown["transfers"])
+    assert states == [(old_block - 1, "seen"), (old_block, "orphaned")]
+    with transaction(get_engine(database_url)) as session:
+        types = list(
+            session.execute(select(WebhookEvent.type).where(WebhookEvent.payment_id == p["id"])).scalars()
+        )
+    assert types.count("payment.detected") == 1
+
+
+def test_later_rescan_pass_finds_a_moved_credit_of_a_confirmed_payment(
+    cli: Cli, chain: Chain, config_file: Path, database_url: str
+) -> None:
+    """A multi-pass rescan: the second pass's range holds a credit, moved one block up, of a
+    payment confirmed long ago (so not watched as receiving). It must be found there, not
+    orphaned."""
+    p = create(cli, "1")
+    chain.mine(4)
+    sent = chain.send_eth(p["address"], ETH)
+    block = sent["blockNumber"]
+    chain.mine(2)
+    scan(cli)
+    with transaction(get_engine(database_url)) as session:  # what `confirm` would have done, long ago
+        session.execute(update(Transfer).values(state="confirmed"))
+        session.execute(
+            update(Payment)
+            .where(Payment.id == p["id"])
+            .values(status="confirmed", confirmed_base=ETH, updated_at=LONG_AGO)
+        )
+    chain.reorg(3, [(same_transaction(chain, sent["transactionHash"]), 1)])
+    assert chain.w3.eth.get_transaction_receipt(sent["transactionHash"])["blockNumber"] == block + 1
+
+    set_config(config_file, block_batch_size="2")
+    result = scan(cli, "--from-block", str(block - 2), "--batches", "5")
+    assert result["passes"] >= 2 and result["checkpoint"] == chain.head
+    shown = cli.ok("payment", "show", p["id"])
+    assert shown["received_base"] == str(ETH)
+    [t] = shown["transfers"]
+    assert (t["block_number"], t["state"]) == (block + 1, "seen")
+
+
+def test_second_failover_during_the_redo_records_nothing(
+    cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """The first URL dies mid-pass (the pass is redone on the second); the second dies
+    during the redo: the answers would again come from two nodes, so nothing is recorded."""
+    chain.mine(120)
+    p = create(cli, "5", "--token", "USDT")
+    chain.send_token(token, p["address"], 5 * USDT)
+    chain.mine(40)
+    first = RpcProxy(anvil.url, fail_after=3)  # chain id, head, one batch; then HTTP 500
+    heads = []
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        if heads:  # the redo has started on this URL: it dies after its first request
+            return 500, {"error": "upstream exploded"}
+        if "eth_blockNumber" in methods(body):
+            heads.append(body)
+        return forward(body)
+
+    second = HookProxy(anvil.url, hook)
+    set_config(config_file, rpc_urls=f'["{first.url}", "{second.url}", "{anvil.url}"]', rpc_timeout='"1s"')
+    try:
+        run = cli("scan", "--chain", "local", "--json")
+    finally:
+        first.stop()
+        second.stop()
+    assert heads, "the redo never reached the second URL"
+    assert run.exit_code == 5, run
+    assert run.stdout == ""
+    with transaction(get_engine(database_url)) as session:
+        assert session.get(ChainState, "local") is None
+        assert session.execute(select(Transfer)).first() is None
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    assert scan(cli)["transfers_found"] == 1
+
+
+def test_head_block_never_goes_down(cli: Cli, chain: Chain, database_url: str) -> None:
+    """A lagging node (head below what was seen before) does not lower chain_states.head_block."""
+    snapshot = chain.snapshot()
+    chain.mine(5)
+    seen = scan(cli)["head"]
+    chain.revert(snapshot)
+    assert chain.head < seen
+    scan(cli)
+    with transaction(get_engine(database_url)) as session:
+        state = session.get(ChainState, "local")
+        assert state is not None and state.head_block == seen
