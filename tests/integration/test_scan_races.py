@@ -8,15 +8,12 @@ twice, and never record answers of two nodes.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, update
 from web3 import Web3
@@ -26,55 +23,12 @@ from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
-from tests.support.rpc_proxy import RpcProxy
+from tests.support.rpc_proxy import Answer, RpcProxy
 
 ETH = 10**18
 USDT = 10**6
 OTHER = "0x00000000000000000000000000000000DeaDBeef"
 LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)  # past any late window: not watched for that
-
-Answer = tuple[int, Any]
-Hook = Callable[[Any, Callable[[Any], Answer]], Answer]
-
-
-class HookProxy:
-    """A JSON-RPC proxy whose `hook(body, forward)` decides each answer (body: parsed JSON)."""
-
-    def __init__(self, upstream: str, hook: Hook) -> None:
-        self.upstream = upstream
-        self.hook = hook
-        self._client = httpx.Client(timeout=30)
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))))
-                status, answer = proxy.hook(body, proxy.forward)
-                content = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(content)))
-                self.end_headers()
-                self.wfile.write(content)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def forward(self, body: Any) -> Answer:
-        answer = self._client.post(self.upstream, json=body)
-        return answer.status_code, answer.json()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self._client.close()
 
 
 def calls(body: Any) -> list[dict[str, Any]]:
@@ -160,7 +114,7 @@ def test_logs_are_read_after_the_blocks(
             logs_answered.set()
         return answer
 
-    proxy = HookProxy(anvil.url, hook)
+    proxy = RpcProxy(anvil.url, hook=hook)
     try:
         set_config(config_file, rpc_urls=f'["{proxy.url}"]')
         scan(cli)
@@ -197,7 +151,7 @@ def test_receipts_of_another_block_cut_the_range(
                         tampered.set()
         return status, result
 
-    proxy = HookProxy(anvil.url, hook)
+    proxy = RpcProxy(anvil.url, hook=hook)
     text = config_file.read_text()
     config_file.write_text(text.replace('rpc_timeout = "5s"', 'rpc_timeout = "5s"\nscan_source = "receipts"'))
     set_config(config_file, rpc_urls=f'["{proxy.url}"]')
@@ -305,7 +259,7 @@ def test_second_failover_during_the_redo_records_nothing(
             heads.append(body)
         return forward(body)
 
-    second = HookProxy(anvil.url, hook)
+    second = RpcProxy(anvil.url, hook=hook)
     set_config(config_file, rpc_urls=f'["{first.url}", "{second.url}", "{anvil.url}"]', rpc_timeout='"1s"')
     try:
         run = cli("scan", "--chain", "local", "--json")

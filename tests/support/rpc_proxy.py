@@ -8,21 +8,35 @@ Modes (settable while running):
     "gate"     hold each request until `release()`, then forward it
 
 `fail_after=N`: forward the first N requests, then answer HTTP 500 (a node dying mid-pass).
+`hook=f`: `f(body, forward) -> (status, answer)` decides every answer itself (body and
+answer as parsed JSON; `forward(body)` asks the upstream node) — for rewriting answers.
 `requests` counts the POSTs received; `arrived` is set when the first one comes in.
 """
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 
+Answer = tuple[int, Any]
+Hook = Callable[[Any, Callable[[Any], Answer]], Answer]
+
 
 class RpcProxy:
-    def __init__(self, upstream: str, mode: str = "forward", fail_after: int | None = None) -> None:
+    def __init__(
+        self,
+        upstream: str,
+        mode: str = "forward",
+        fail_after: int | None = None,
+        hook: Hook | None = None,
+    ) -> None:
         self.upstream = upstream
+        self.hook = hook
         self.mode = mode
         self.fail_after = fail_after
         self.requests = 0
@@ -45,6 +59,10 @@ class RpcProxy:
                     proxy.requests += 1
                     count = proxy.requests
                 proxy.arrived.set()
+                if proxy.hook is not None:
+                    status, answer = proxy.hook(json.loads(body), proxy.forward)
+                    self._reply(status, json.dumps(answer).encode())
+                    return
                 mode = proxy.mode
                 if proxy.fail_after is not None and count > proxy.fail_after:
                     mode = "error"
@@ -75,6 +93,11 @@ class RpcProxy:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
+
+    def forward(self, body: Any) -> Answer:
+        """Ask the upstream node; (HTTP status, parsed JSON answer)."""
+        answer = self._client.post(self.upstream, json=body)
+        return answer.status_code, answer.json()
 
     def release(self) -> None:
         """Let gated requests (and all later ones) through."""
