@@ -26,6 +26,7 @@ from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.config import write_config
 from tests.support.evm import Chain
+from tests.support.queries import event_types
 
 ROOT = Path(__file__).resolve().parents[2]
 USDT = 10**6
@@ -58,14 +59,6 @@ def counts(result: dict[str, Any]) -> dict[str, int]:
 
 def show(cli: Cli, payment_id: str) -> dict[str, Any]:
     return cli.ok("payment", "show", payment_id)
-
-
-def event_types(url: str, payment_id: str) -> list[str]:
-    with transaction(get_engine(url)) as session:
-        stmt = (
-            select(WebhookEvent.type).where(WebhookEvent.payment_id == payment_id).order_by(WebhookEvent.seq)
-        )
-        return list(session.execute(stmt).scalars())
 
 
 def last_event(url: str, payment_id: str) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer, Webh
 from ctripctl.db.session import get_engine, transaction
 from tests.support.cli import Cli
 from tests.support.evm import Chain
+from tests.support.queries import event_types
 
 ETH = 10**18
 USDT = 10**6
@@ -31,17 +32,6 @@ def scan(cli: Cli, *args: str) -> dict[str, Any]:
 
 def show(cli: Cli, payment_id: str) -> dict[str, Any]:
     return cli.ok("payment", "show", payment_id)
-
-
-def event_types(url: str, payment_id: str) -> list[str]:
-    with transaction(get_engine(url)) as session:
-        return list(
-            session.execute(
-                select(WebhookEvent.type)
-                .where(WebhookEvent.payment_id == payment_id)
-                .order_by(WebhookEvent.seq)
-            ).scalars()
-        )
 
 
 def count(url: str, model: type) -> int:

@@ -10,10 +10,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from ctripctl.db.models import Payment, Transfer, WebhookEvent
+from ctripctl.db.models import Payment, Transfer
 from ctripctl.db.session import get_engine, transaction
 from tests.support.cli import Cli
 from tests.support.evm import Chain
+from tests.support.queries import event_types
 
 ETH = 10**18
 USDT = 10**6
@@ -29,17 +30,6 @@ def scan(cli: Cli, *args: str) -> dict[str, Any]:
 
 def status(cli: Cli, payment_id: str) -> str:
     return cli.ok("payment", "show", payment_id)["status"]
-
-
-def events(url: str, payment_id: str) -> list[str]:
-    with transaction(get_engine(url)) as session:
-        return list(
-            session.execute(
-                select(WebhookEvent.type)
-                .where(WebhookEvent.payment_id == payment_id)
-                .order_by(WebhookEvent.seq)
-            ).scalars()
-        )
 
 
 def transfers(url: str) -> list[tuple[str, int, str, str]]:
@@ -75,7 +65,11 @@ def test_snapshot_revert_then_longer_branch(cli: Cli, chain: Chain, token: Any, 
         shown = cli.ok("payment", "show", p["id"])
         assert shown["status"] == "pending" and shown["received_base"] == "0"
         assert [t["state"] for t in shown["transfers"]] == ["orphaned"]
-        assert events(database_url, p["id"]) == ["payment.created", "payment.detected", "payment.reorged"]
+        assert event_types(database_url, p["id"]) == [
+            "payment.created",
+            "payment.detected",
+            "payment.reorged",
+        ]
 
     # Paid again on the surviving branch: detected again, the old credit stays orphaned.
     chain.send_eth(native["address"], ETH)
@@ -99,7 +93,7 @@ def test_anvil_reorg_removes_a_credit(cli: Cli, chain: Chain, database_url: str)
     [(payment_id, number, block_hash, state)] = transfers(database_url)
     assert (payment_id, number, state) == (p["id"], receipt["blockNumber"], "orphaned")
     assert block_hash != chain.block_hash(number)
-    assert events(database_url, p["id"])[-1] == "payment.reorged"
+    assert event_types(database_url, p["id"])[-1] == "payment.reorged"
 
 
 def test_anvil_reorg_moving_a_credit_to_another_block(cli: Cli, chain: Chain, database_url: str) -> None:
@@ -128,7 +122,7 @@ def test_anvil_reorg_moving_a_credit_to_another_block(cli: Cli, chain: Chain, da
     [(_, number, block_hash, state)] = transfers(database_url)
     assert (number, block_hash, state) == (moved["blockNumber"], moved["blockHash"].to_0x_hex(), "seen")
     # No money was lost and the status did not change: nothing to announce (lifecycle rule).
-    assert events(database_url, p["id"]) == ["payment.created", "payment.detected"]
+    assert event_types(database_url, p["id"]) == ["payment.created", "payment.detected"]
 
 
 def test_reorg_moving_a_confirmed_credit_finds_it_again(cli: Cli, chain: Chain, database_url: str) -> None:
@@ -162,7 +156,7 @@ def test_reorg_moving_a_confirmed_credit_finds_it_again(cli: Cli, chain: Chain, 
     assert shown["confirmed_base"] == "0"
     [t] = shown["transfers"]
     assert (t["state"], t["block_number"]) == ("seen", receipt["blockNumber"] + 2)
-    assert events(database_url, p["id"])[-1] == "payment.reorged"
+    assert event_types(database_url, p["id"])[-1] == "payment.reorged"
 
 
 def test_reorg_deeper_than_kept_hashes_needs_a_rescan(cli: Cli, chain: Chain, database_url: str) -> None:
