@@ -65,6 +65,8 @@ def main() -> None:
     parser.add_argument("--before", metavar="REV", help="also time the ctripctl code of this git revision")
     opts = parser.parse_args()
     cli = [str(CTRIPCTL)] if CTRIPCTL.exists() else [sys.executable, "-m", "ctripctl"]
+    if opts.before:  # an older tree may name another console-script target: both via -m
+        cli = [sys.executable, "-m", "ctripctl"]
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

@@ -1,5 +1,5 @@
 """`python -m ctripctl` runs the CLI."""
 
-from ctripctl.cli.app import main
+from ctripctl.cli.entry import main
 
 main()

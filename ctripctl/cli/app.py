@@ -75,7 +75,3 @@ app.command("status")(status_cmd.status)
 app.command("scan")(scan_cmd.scan)
 app.command("confirm")(confirm_cmd.confirm)
 app.add_typer(webhooks_cmd.app, name="webhooks")
-
-
-def main() -> None:
-    app()
