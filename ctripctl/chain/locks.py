@@ -30,10 +30,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ctripctl.errors import Busy, InputError
+from ctripctl.errors import Busy, DatabaseUnavailable, InputError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+
+    from ctripctl.db.session import Database
 
 
 def busy_message(chain: str) -> str:
@@ -41,16 +43,20 @@ def busy_message(chain: str) -> str:
 
 
 @contextlib.contextmanager
-def scan_lock(engine: Engine, chain: str) -> Iterator[None]:
-    """Hold the chain's scan lock for the block, or raise Busy at once."""
-    if engine.dialect.name == "postgresql":
-        with _advisory_lock(engine, f":scan:{chain}", busy_message(chain)):
+def scan_lock(database: Database, chain: str) -> Iterator[None]:
+    """Hold the chain's scan lock for the block, or raise Busy at once.
+
+    A plain SQLite file URL is locked without creating the engine (no SQLAlchemy import).
+    """
+    if database.is_sqlite:
+        path = database.sqlite_path or database.engine.url.database
+        with _file_lock(path, f"scan-{chain}", busy_message(chain)):
             yield
-    elif engine.dialect.name == "sqlite":
-        with _file_lock(engine, f"scan-{chain}", busy_message(chain)):
+    elif database.engine.dialect.name == "postgresql":
+        with _advisory_lock(database.engine, f":scan:{chain}", busy_message(chain)):
             yield
     else:  # pragma: no cover - config only lets SQLite and PostgreSQL URLs through to here
-        raise InputError(f"database {engine.dialect.name!r} is not supported (use SQLite or PostgreSQL)")
+        raise InputError(f"database {database.url!r} is not supported (use SQLite or PostgreSQL)")
 
 
 @contextlib.contextmanager
@@ -85,15 +91,18 @@ def lock_path(database: str, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def _file_lock(engine: Engine, name: str, message: str) -> Iterator[None]:
+def _file_lock(database: str | None, name: str, message: str) -> Iterator[None]:
     import fcntl
 
-    database = engine.url.database
     if not database or database == ":memory:":  # a private in-memory database: nobody to race
         yield
         return
     path = lock_path(database, name)
-    with open(path, "a+b") as handle:
+    try:
+        handle = open(path, "a+b")  # noqa: SIM115 - closed by the with block below
+    except OSError as exc:
+        raise DatabaseUnavailable(f"cannot open the lock file {path}: {exc.strerror}") from None
+    with handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

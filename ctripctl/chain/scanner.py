@@ -20,6 +20,11 @@ A pass, under the chain's scan lock (chain/locks.py; a second pass gets Busy):
 5. record everything in ONE transaction that compare-and-sets the checkpoint
    (db/scan_store.py).
 
+Start-up order matters for a cron-run process: on a SQLite file the lock (a file) and
+the checkpoint (stdlib sqlite3) need no SQLAlchemy, so the block requests go out first
+and SQLAlchemy, the models and the watched set load while the node answers (step 3 is
+called by fetch_range once the requests are in flight — still after the head).
+
 `--from-block N` (a rescan) moves the checkpoint back to N − 1 and scans forward from
 there: credits already recorded are left alone (unique per chain, tx, log index), only
 missing ones are inserted, and a recorded transfer whose block is no longer on the
@@ -31,6 +36,7 @@ checkpoint is untouched.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -45,6 +51,7 @@ if TYPE_CHECKING:
 
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.config import ChainConfig, Config
+    from ctripctl.db.session import Database
 
 #: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
 ProgressFn = Callable[[int, int], None]
@@ -86,21 +93,24 @@ def scan(
     """Run up to `batches` passes (stopping early once caught up with the head)."""
     from ctripctl.chain.locks import scan_lock
     from ctripctl.chain.rpc import RpcClient
-    from ctripctl.db.session import get_engine
+    from ctripctl.db.session import Database
 
     if batches < 1:
         raise InputError("--batches must be at least 1")
     if from_block is not None and from_block < 0:
         raise InputError("--from-block must be 0 or more")
     chain = config.chain(chain_name)
-    engine = engine or get_engine(config.database_url)
+    # On a SQLite file, the lock and the checkpoint need no engine: the block requests
+    # go out before SQLAlchemy is imported (db/checkpoint.py says why that matters).
+    database = Database(config.database_url, engine)
     started = time.perf_counter()
     results: list[PassResult] = []
-    with scan_lock(engine, chain.name), _client(RpcClient, chain) as rpc:
+    with scan_lock(database, chain.name), _client(RpcClient, chain) as rpc:
         for index in range(batches):
             rescan_from = from_block if index == 0 else None
+            run = functools.partial(one_pass, database, rpc, chain, config, progress=progress)
             try:
-                result = one_pass(engine, rpc, chain, config, rescan_from=rescan_from, progress=progress)
+                result = run(rescan_from=rescan_from)
             except _MixedSources:  # redo once, every request now on the URL that answers
                 logging.getLogger("ctripctl.scan").warning(
                     "chain %s: the node changed mid-pass (failover to %s); redoing the pass on it",
@@ -108,7 +118,7 @@ def scan(
                     rpc.active_url,
                 )
                 try:
-                    result = one_pass(engine, rpc, chain, config, rescan_from=rescan_from, progress=progress)
+                    result = run(rescan_from=rescan_from)
                 except _MixedSources:  # failed over again: still two nodes' answers; record nothing
                     raise NodeUnavailable(
                         f"chain {chain.name}: the node changed twice during one pass "
@@ -129,7 +139,7 @@ def _client(factory: type[RpcClient], chain: ChainConfig) -> RpcClient:
 
 
 def one_pass(
-    engine: Engine,
+    database: Database,
     rpc: RpcClient,
     chain: ChainConfig,
     config: Config,
@@ -152,7 +162,7 @@ def one_pass(
 
     started = time.perf_counter()
     requests_before = rpc.requests_sent
-    old = read_checkpoint(engine, chain.name, chain.start_block)
+    old = read_checkpoint(database, chain.name, chain.start_block)
     base, base_hash = old.last_block, old.hash
     if rescan_from is not None:
         if rescan_from > old.last_block + 1:
@@ -174,7 +184,7 @@ def one_pass(
             "chain %s: node head %d is behind the checkpoint %d; nothing scanned", chain.name, head, base
         )
     elif base_hash is not None and node_hash != base_hash:
-        ancestor, ancestor_hash = _common_ancestor(engine, rpc, chain, base)
+        ancestor, ancestor_hash = _common_ancestor(database.engine, rpc, chain, base)
         reorg_depth = base - ancestor
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
 
@@ -191,7 +201,7 @@ def one_pass(
         # and reading the watched set overlap the node's work. Read AFTER the head.
         from ctripctl.db.scan_store import read_watched
 
-        return read_watched(engine, chain.name, now, config.late_window, recorded_from=recorded_from)
+        return read_watched(database.engine, chain.name, now, config.late_window, recorded_from=recorded_from)
 
     start, end = base + 1, min(base + chain.block_batch_size, head)
     total = max(0, end - start + 1)
@@ -211,7 +221,7 @@ def one_pass(
     from ctripctl.db import scan_store
 
     recorded = scan_store.record_pass(
-        engine,
+        database.engine,
         chain=chain.name,
         old=old,
         base=base,

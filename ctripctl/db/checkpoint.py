@@ -1,19 +1,25 @@
-"""Read a chain's scan checkpoint with SQLAlchemy Core only (no ORM, no models).
+"""Read a chain's scan checkpoint without the ORM — on a SQLite file, without SQLAlchemy.
 
-Split out of scan_store so a scan pass can learn its block range — and start fetching
-blocks from the node — before the ORM and the models are imported (~150 ms of the start
-of a cron-run process, more on a busy host); those imports then overlap the fetch.
+Split out of scan_store so a scan pass learns its block range, and starts fetching
+blocks from the node, before SQLAlchemy and the models are imported. On a machine
+where the node shares the CPU (anvil, a small VPS) those imports are the largest part
+of a cron-run pass's start-up; done while the node works, they cost next to nothing
+(benchmarks/bench_scan.py). A SQLite file is read with the standard library's sqlite3;
+PostgreSQL (and any SQLite URL `sqlite_path` does not take) goes through the engine.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from ctripctl.db.session import map_db_errors
+from ctripctl.db.session import SQLITE_BUSY_TIMEOUT_MS, map_db_errors, map_sqlite3_errors
+from ctripctl.errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from ctripctl.db.session import Database
+
+_QUERY = "SELECT last_block, last_block_hash FROM chain_states WHERE chain = {param}"
 
 
 @dataclass(frozen=True)
@@ -25,13 +31,31 @@ class Checkpoint:
     exists: bool  # False: no chain_states row yet (the first pass inserts it)
 
 
-def read_checkpoint(engine: Engine, chain: str, start_block: int) -> Checkpoint:
-    from sqlalchemy import text
+def read_checkpoint(database: Database, chain: str, start_block: int) -> Checkpoint:
+    if database.sqlite_path is not None:
+        row = _read_sqlite_file(database.sqlite_path, chain)
+    else:
+        from sqlalchemy import text
 
-    query = text("SELECT last_block, last_block_hash FROM chain_states WHERE chain = :chain")
-    with map_db_errors(), engine.connect() as conn:
-        row = conn.execute(query, {"chain": chain}).first()
-        conn.rollback()
+        with map_db_errors(), database.engine.connect() as conn:
+            row = conn.execute(text(_QUERY.format(param=":chain")), {"chain": chain}).first()
+            conn.rollback()
     if row is None:
         return Checkpoint(start_block - 1, None, exists=False)
     return Checkpoint(int(row[0]), row[1], exists=True)
+
+
+def _read_sqlite_file(path: str, chain: str) -> Any:
+    """One read in autocommit mode; `mode=rw` never creates a missing database file."""
+    import os
+    import sqlite3
+    from urllib.parse import quote
+
+    if not os.path.exists(path):
+        raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
+    with map_sqlite3_errors():
+        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            return conn.execute(_QUERY.format(param="?"), (chain,)).fetchone()
+        finally:
+            conn.close()

@@ -207,17 +207,22 @@ def test_wrong_chain_id_is_refused(
     assert state(database_url) == (None, 0, 1)
 
 
-def test_scan_lock_is_per_chain_and_released(database_url: str) -> None:
+@pytest.mark.parametrize("with_engine", [False, True], ids=["url", "engine"])
+def test_scan_lock_is_per_chain_and_released(database_url: str, with_engine: bool) -> None:
+    """Both ways to the lock: a plain URL (on SQLite: the file, no engine made) and an engine."""
     from ctripctl.chain.locks import scan_lock
+    from ctripctl.db.session import Database
     from ctripctl.errors import Busy
 
-    engine = get_engine(database_url)
-    with scan_lock(engine, "eth"):
-        with scan_lock(engine, "polygon"):  # another chain: runs in parallel
+    def database() -> Database:
+        return Database(database_url, get_engine(database_url) if with_engine else None)
+
+    with scan_lock(database(), "eth"):
+        with scan_lock(database(), "polygon"):  # another chain: runs in parallel
             pass
-        with pytest.raises(Busy, match="another scan pass of chain 'eth'"), scan_lock(engine, "eth"):
+        with pytest.raises(Busy, match="another scan pass of chain 'eth'"), scan_lock(database(), "eth"):
             pass
-    with scan_lock(engine, "eth"):  # released on exit
+    with scan_lock(database(), "eth"):  # released on exit
         pass
 
 
