@@ -276,3 +276,20 @@ def test_failovers_count_url_changes_only() -> None:
         rpc.call("eth_blockNumber")  # a now fails: b answers
         rpc.call("eth_blockNumber")  # stays on b
         assert rpc.failovers == 1 and rpc.active_url == "http://b"
+
+
+def test_tls_is_verified_on_every_url_but_plain_http(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only a plain-http URL skips the CA bundle (it never speaks TLS); https, in any case, verifies."""
+    made: list[Any] = []
+    real = httpx.Client
+
+    def client(**kwargs: Any) -> httpx.Client:
+        made.append(kwargs["verify"])
+        return real(**kwargs)
+
+    monkeypatch.setattr(httpx, "Client", client)
+    rpc = RpcClient(["http://127.0.0.1:8545", "https://node.example/v3/key", "HTTPS://NODE.example/"])
+    for index in range(3):
+        rpc._client(index)
+    rpc.close()
+    assert made == [False, True, True]
