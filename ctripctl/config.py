@@ -372,14 +372,18 @@ class _Validator:
 
 
 def _xpub(path: Path, from_env: str | None, from_file: str) -> str | None:
-    """The wallet xpub, checked now (cheaply) so a typo fails at load, naming its source."""
-    from ctripctl.chain.wallet import parse_xpub
+    """The wallet xpub, checked now (cheaply) so a typo fails at load, naming its source.
+
+    The curve point is checked where addresses are derived (`parse_xpub`): a typo already
+    fails the base58 checksum, and commands that derive nothing skip coincurve's import.
+    """
+    from ctripctl.chain.wallet import check_xpub
 
     xpub = from_env or from_file or None
     if xpub is None:
         return None
     try:
-        parse_xpub(xpub)
+        check_xpub(xpub)
     except InputError as exc:
         source = "CTRIP_XPUB (environment)" if from_env else "wallet.xpub"
         raise InputError(f"{path}: {source}: {exc}") from None

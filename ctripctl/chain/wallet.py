@@ -88,16 +88,14 @@ def _base58check_decode(text: str) -> bytes:
     return payload
 
 
-@lru_cache(maxsize=8)
-def parse_xpub(xpub: str) -> PublicNode:
-    """Decode and check an account-level extended public key (InputError if unusable).
+def check_xpub(xpub: str) -> bytes:
+    """The 78-byte payload of an account-level extended public key (InputError if unusable).
 
-    The checks are the ones that matter for deposits: a public (not private) key, a
-    valid checksum and curve point, and depth 3 — the account level m/44'/60'/0' — so
-    payment i lands at m/44'/60'/0'/0/i like every BIP-44 wallet expects.
+    The checks that catch a wrong value in a config: a public (not private) key, a valid
+    base58 checksum, and depth 3 — the account level m/44'/60'/0' — so payment i lands at
+    m/44'/60'/0'/0/i like every BIP-44 wallet expects. Standard library only: config
+    loading runs it for every command, including those that never derive an address.
     """
-    from coincurve import PublicKey
-
     if len(xpub) > 120:  # an xpub is 111 characters
         raise InputError(f"not a valid extended public key ({len(xpub)} characters)")
     try:
@@ -108,14 +106,24 @@ def parse_xpub(xpub: str) -> PublicNode:
         raise InputError(f"not a valid extended public key ({len(payload)} bytes, not 78)")
     if payload[:4] not in _PUBLIC_VERSIONS:
         raise InputError("not an extended public key (xpub/tpub); never put a private key in the config")
-    depth, key = payload[4], payload[45:]
+    depth = payload[4]
     if depth != _ACCOUNT_DEPTH:
         raise InputError(f"must be the account-level key (m/44'/60'/0', depth 3), got depth {depth}")
+    return payload
+
+
+@lru_cache(maxsize=8)
+def parse_xpub(xpub: str) -> PublicNode:
+    """`check_xpub`, plus a valid secp256k1 point: the node addresses are derived from."""
+    from coincurve import PublicKey
+
+    payload = check_xpub(xpub)
+    key = payload[45:]
     try:
         PublicKey(key)
     except ValueError:
         raise InputError("does not hold a valid secp256k1 public key") from None
-    return PublicNode(key=key, chain_code=payload[13:45], depth=depth)
+    return PublicNode(key=key, chain_code=payload[13:45], depth=payload[4])
 
 
 @lru_cache(maxsize=8)

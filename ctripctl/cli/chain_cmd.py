@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from ctripctl.cli.options import ConfigOption, JsonOption, engine, load
-from ctripctl.cli.output import cli_errors, emit_json, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json
 
 app = typer.Typer(help="Configured chains and the health of their nodes.", no_args_is_help=True)
 
@@ -71,7 +71,7 @@ def _render_list(chains: Sequence[Mapping[str, Any]]) -> None:
     from rich.table import Table
 
     if not chains:
-        stdout.print("No chains configured (add a [chains.NAME] table to ctrip.toml).")
+        console().print("No chains configured (add a [chains.NAME] table to ctrip.toml).")
         return
     table = Table(title="Chains", title_justify="left")
     for column in ("chain", "chain id", "assets", "confirmations", "rpc urls", "start block"):
@@ -89,7 +89,7 @@ def _render_list(chains: Sequence[Mapping[str, Any]]) -> None:
             escape("\n".join(c["rpc_urls"])),
             str(c["start_block"]),
         )
-    stdout.print(table)
+    console().print(table)
 
 
 def _render_status(report: Mapping[str, Any]) -> None:
@@ -110,10 +110,10 @@ def _render_status(report: Mapping[str, Any]) -> None:
             f"{n['latency_ms']} ms",
             state,
         )
-    stdout.print(table)
+    console().print(table)
     checkpoint = "never scanned" if report["checkpoint"] is None else str(report["checkpoint"])
     lag = "-" if report["lag"] is None else f"{report['lag']} blocks"
-    stdout.print(f"checkpoint: {checkpoint}   lag: {lag}")
-    stdout.print(
+    console().print(f"checkpoint: {checkpoint}   lag: {lag}")
+    console().print(
         f"last scan: {ago(report['since_last_scan_s'])}   last confirm: {ago(report['since_last_confirm_s'])}"
     )

@@ -6,7 +6,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
-from ctripctl.cli.output import cli_errors, emit_json, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
@@ -72,4 +72,4 @@ def _render(r: dict[str, Any] | None) -> None:
     ]
     for key, value in rows:
         grid.add_row(key, value)
-    stdout.print(Panel(grid, title=f"confirm {r['chain']}", title_align="left", expand=False))
+    console().print(Panel(grid, title=f"confirm {r['chain']}", title_align="left", expand=False))

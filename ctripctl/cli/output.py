@@ -10,19 +10,36 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from ctripctl.errors import CtripError
 
-# Piped output (a script, `| less`, a log) gets a wide page instead of rich's 80 columns,
-# so ids and addresses in tables are not cut; COLUMNS still wins when set.
-_PIPE_WIDTH = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
-stdout = Console(highlight=False, soft_wrap=False, width=_PIPE_WIDTH)
-stderr = Console(stderr=True, highlight=False, soft_wrap=True)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+# The consoles are made on first use: `--json` runs (cron, scripts) never import rich,
+# ~25 ms of start-up, which a scan pass spends before its first request to the node.
+@cache
+def console() -> Console:
+    """stdout for people: tables and panels."""
+    from rich.console import Console
+
+    # Piped output (a script, `| less`, a log) gets a wide page instead of rich's 80
+    # columns, so ids and addresses in tables are not cut; COLUMNS still wins when set.
+    width = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 200
+    return Console(highlight=False, soft_wrap=False, width=width)
+
+
+@cache
+def err_console() -> Console:
+    """stderr: messages, errors and progress bars."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -35,11 +52,13 @@ def cli_errors() -> Iterator[None]:
 
         # With --log-format json the error is one JSON log line too (log shippers parse every line).
         if not log_error(exc):
+            from rich.markup import escape
+
             # The message often quotes user input ("[/x]"): escape it, never parse it as markup.
-            stderr.print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
+            err_console().print(f"[bold red]Error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        stderr.print("Interrupted; nothing after the last commit was kept.")
+        err_console().print("Interrupted; nothing after the last commit was kept.")
         raise typer.Exit(130) from None
 
 
@@ -51,8 +70,8 @@ def emit_json(document: Any) -> None:
 
 def info(message: str) -> None:
     """A human message on stderr (never mixed into --json stdout)."""
-    stderr.print(message, markup=True, highlight=False)
+    err_console().print(message, markup=True, highlight=False)
 
 
 def is_terminal() -> bool:
-    return stdout.is_terminal
+    return console().is_terminal

@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from ctripctl.cli.output import stdout
+from ctripctl.cli.output import console
 
 STATUS_STYLE = {
     "pending": "yellow",
@@ -62,9 +62,9 @@ def payments_table(payments: Iterable[Mapping[str, Any]], title: str = "Payments
             p["expires_at"],
         )
     if count == 0:
-        stdout.print("No payments match.")
+        console().print("No payments match.")
     else:
-        stdout.print(table)
+        console().print(table)
 
 
 def payment_panel(
@@ -92,7 +92,7 @@ def payment_panel(
         rows.append(("metadata", escape(", ".join(f"{k}={v}" for k, v in p["metadata"].items()))))
     for key, value in rows:
         grid.add_row(key, value)
-    stdout.print(Panel(grid, title=title or p["id"], title_align="left", expand=False))
+    console().print(Panel(grid, title=title or p["id"], title_align="left", expand=False))
     if p["transfers"]:
         table = Table(title="Transfers", title_justify="left")
         for column in ("tx", "block", "amount", "from", "state", "confirmations"):
@@ -101,7 +101,7 @@ def payment_panel(
             key = f"{t['tx_hash']}:{t['log_index']}"
             conf = "" if confirmations is None else str(confirmations.get(key, ""))
             table.add_row(t["tx_hash"], str(t["block_number"]), t["amount"], t["from"], t["state"], conf)
-        stdout.print(table)
+        console().print(table)
     events = list(events)
     if events:
         table = Table(title="Events", title_justify="left")
@@ -109,4 +109,4 @@ def payment_panel(
             table.add_column(column)
         for e in events:
             table.add_row(e["id"], e["type"], e["status"], str(e["attempts"]), e["created_at"])
-        stdout.print(table)
+        console().print(table)

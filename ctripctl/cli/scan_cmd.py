@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
-from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json, err_console, is_terminal
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ def _progress(*, enabled: bool) -> Iterator[ProgressFn | None]:
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=stderr,
+        console=err_console(),
         transient=True,
     ) as bar:
         task = bar.add_task("scan", total=None)
@@ -125,4 +125,4 @@ def _render(r: dict[str, Any] | None) -> None:
     rows.append(("took", f"{r['elapsed_s']:.2f}s, {r['rpc_requests']} RPC requests, {r['passes']} pass(es)"))
     for key, value in rows:
         grid.add_row(key, value)
-    stdout.print(Panel(grid, title=f"scan {r['chain']}", title_align="left", expand=False))
+    console().print(Panel(grid, title=f"scan {r['chain']}", title_align="left", expand=False))

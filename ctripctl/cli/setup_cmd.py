@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ctripctl.cli.options import ConfigOption, JsonOption, load
-from ctripctl.cli.output import cli_errors, emit_json, info, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json, info
 
 db_app = typer.Typer(help="Database migrations (alembic, packaged with ctripctl).", no_args_is_help=True)
 
@@ -68,10 +68,10 @@ def init(
         if as_json:
             emit_json(result)
             return
-        stdout.print(f"Wrote {files.config} (chain {chain!r}, chain id {chain_id}, {rpc_url}).")
-        stdout.print(f"Wallet mnemonic: {files.mnemonic} (mode 0600 — back it up, keep it secret).")
-        stdout.print(f"Webhook secret: {files.secret} (mode 0600).")
-        stdout.print(f"Database {mask_url(config.database_url)} at revision {revision}.")
+        console().print(f"Wrote {files.config} (chain {chain!r}, chain id {chain_id}, {rpc_url}).")
+        console().print(f"Wallet mnemonic: {files.mnemonic} (mode 0600 — back it up, keep it secret).")
+        console().print(f"Webhook secret: {files.secret} (mode 0600).")
+        console().print(f"Database {mask_url(config.database_url)} at revision {revision}.")
         info("Next: ctripctl payment create --chain " + chain + " --amount 0.1")
 
 
@@ -98,9 +98,9 @@ def db_upgrade(
             emit_json({"database_url": mask_url(config.database_url), "from": before, "to": after})
             return
         if before == after:
-            stdout.print(f"Database already at {after}.")
+            console().print(f"Database already at {after}.")
         else:
-            stdout.print(f"Upgraded {mask_url(config.database_url)}: {before or 'empty'} → {after}.")
+            console().print(f"Upgraded {mask_url(config.database_url)}: {before or 'empty'} → {after}.")
 
 
 @db_app.command("current")
@@ -127,7 +127,7 @@ def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) ->
             emit_json(doc)
             return
         note = "up to date" if now == newest else f"behind: run `ctripctl db upgrade` (head {newest})"
-        stdout.print(f"{mask_url(config.database_url)}: {now or 'empty'} ({note})")
+        console().print(f"{mask_url(config.database_url)}: {now or 'empty'} ({note})")
 
 
 __all__ = ["Path", "db_app", "init"]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, engine, load
-from ctripctl.cli.output import cli_errors, emit_json, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json
 
 
 def status(
@@ -24,7 +24,7 @@ def status(
     open); then the webhook backlog (pending, oldest pending, dead). The full report is
     always printed; then the exit code is 7 if any threshold is crossed — lag above
     max_lag_blocks, no successful pass within max_idle, node unreachable, dead webhooks,
-    due webhooks nobody flushes — with the reasons on stderr. Use it as a cron health
+    due webhooks nobody flushes — with the reasons on err_console(). Use it as a cron health
     check or a CI gate.
 
     Example:
@@ -87,7 +87,7 @@ def render_status(report: Mapping[str, Any]) -> None:
     from ctripctl.ops.health import ago
 
     verdict = "[bold green]healthy[/]" if report["healthy"] else "[bold red]UNHEALTHY[/]"
-    stdout.print(f"ctripctl status at {report['generated_at']}: {verdict}")
+    console().print(f"ctripctl status at {report['generated_at']}: {verdict}")
 
     chains = Table(title="Chains", title_justify="left")
     for column in ("chain", "node head", "checkpoint", "lag", "last scan", "last confirm"):
@@ -107,7 +107,7 @@ def render_status(report: Mapping[str, Any]) -> None:
             _idle(c["since_last_scan_s"], c["max_idle_s"]),
             _idle(c["since_last_confirm_s"], c["max_idle_s"]),
         )
-    stdout.print(chains)
+    console().print(chains)
 
     if report["chains"]:
         statuses = list(report["chains"][0]["payments"]["last_24h"])
@@ -119,18 +119,18 @@ def render_status(report: Mapping[str, Any]) -> None:
             recent, open_ = c["payments"]["last_24h"], c["payments"]["open"]
             cells = [f"{recent[s]}" + (f" / {open_[s]}" if s in open_ else "") for s in statuses]
             payments.add_row(c["chain"], *cells)
-        stdout.print(payments)
+        console().print(payments)
 
     w = report["webhooks"]
     oldest = "-" if w["oldest_pending_age_s"] is None else ago(w["oldest_pending_age_s"])
     dead = f"[red]{w['dead']}[/]" if w["dead"] else "0"
-    stdout.print(f"Webhooks: {w['pending']} pending (oldest created {oldest}), {dead} dead")
+    console().print(f"Webhooks: {w['pending']} pending (oldest created {oldest}), {dead} dead")
     if report["problems"]:
         from rich.markup import escape
 
-        stdout.print("[bold red]Problems:[/]")
+        console().print("[bold red]Problems:[/]")
         for p in report["problems"]:
-            stdout.print(f"  - {escape(p['code'])}: {escape(p['message'])}")
+            console().print(f"  - {escape(p['code'])}: {escape(p['message'])}")
 
 
 def _idle(seconds: int | None, max_idle_s: int) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, engine, load
-from ctripctl.cli.output import cli_errors, emit_json, is_terminal, stderr, stdout
+from ctripctl.cli.output import cli_errors, console, emit_json, err_console, is_terminal
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def flush(
         emit_json(result)
         return
     assert result is not None
-    stdout.print(
+    console().print(
         f"Attempted {result['attempted']}: [green]{result['delivered']} delivered[/], "
         f"[yellow]{result['failed']} to retry[/], [red]{result['dead']} dead[/], "
         f"{result['skipped']} skipped without a URL ({result['elapsed_s']:.2f}s)."
@@ -80,7 +80,11 @@ def _progress(*, enabled: bool) -> Iterator[ProgressFn | None]:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=stderr, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console(),
+        transient=True,
     ) as bar:
         task = bar.add_task("delivering webhooks", total=None)
 
@@ -169,7 +173,7 @@ def retry(
     if as_json:
         emit_json(event)
         return
-    stdout.print(f"{event['id']} re-queued; the next `ctripctl webhooks flush` delivers it.")
+    console().print(f"{event['id']} re-queued; the next `ctripctl webhooks flush` delivers it.")
 
 
 def _status(status: str) -> str:
@@ -181,7 +185,7 @@ def _events_table(events: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     if not events:
-        stdout.print("No webhook events match.")
+        console().print("No webhook events match.")
         return
     table = Table(title="Webhook events", title_justify="left")
     for column in ("id", "payment", "type", "status", "attempts", "last", "next attempt", "created"):
@@ -198,7 +202,7 @@ def _events_table(events: list[dict[str, Any]]) -> None:
             e["next_attempt_at"] or "",
             e["created_at"],
         )
-    stdout.print(table)
+    console().print(table)
 
 
 def _event_panel(e: dict[str, Any]) -> None:
@@ -221,9 +225,9 @@ def _event_panel(e: dict[str, Any]) -> None:
     ]
     for key, value in rows:
         grid.add_row(key, value)
-    stdout.print(Panel(grid, title=e["id"], title_align="left", expand=False))
+    console().print(Panel(grid, title=e["id"], title_align="left", expand=False))
     if not e["history"]:
-        stdout.print("No attempts yet.")
+        console().print("No attempts yet.")
         return
     table = Table(title="Attempts", title_justify="left")
     for column in ("#", "started", "url", "status", "latency", "error / response"):
@@ -235,4 +239,4 @@ def _event_panel(e: dict[str, Any]) -> None:
         table.add_row(
             str(a["attempt"]), a["started_at"], a["url"], str(a["status_code"] or "-"), latency, detail
         )
-    stdout.print(table)
+    console().print(table)

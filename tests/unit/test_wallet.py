@@ -92,3 +92,26 @@ def test_index_out_of_range() -> None:
 def test_bad_xpubs(xpub: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         parse_xpub(xpub)
+
+
+def _base58check(payload: bytes) -> str:
+    import hashlib
+
+    raw = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+    number, text = int.from_bytes(raw, "big"), ""
+    while number:
+        number, digit = divmod(number, 58)
+        text = alphabet[digit] + text
+    return "1" * (len(raw) - len(raw.lstrip(b"\0"))) + text
+
+
+def test_an_xpub_off_the_curve_passes_the_cheap_check_and_fails_derivation() -> None:
+    """Config loading runs check_xpub (no coincurve); deriving an address checks the point."""
+    from ctripctl.chain.wallet import _base58check_decode, check_xpub
+
+    payload = _base58check_decode(ABANDON_XPUB)
+    off_curve = _base58check(payload[:45] + b"\x02" + b"\xff" * 32)  # x >= the field prime
+    assert check_xpub(off_curve)[45:] == b"\x02" + b"\xff" * 32
+    with pytest.raises(InputError, match="does not hold a valid secp256k1 public key"):
+        deposit_address(off_curve, 0)
