@@ -64,7 +64,7 @@ def scan(
             from ctripctl.chain.scanner import scan as run_scan
 
             config = load(config_path)
-            with _progress(enabled=is_terminal() and not as_json) as progress:
+            with _progress(enabled=not as_json and is_terminal()) as progress:
                 outcome = run_scan(config, chain, batches=batches, from_block=from_block, progress=progress)
             result = outcome.to_json()
     finally:

@@ -53,7 +53,7 @@ def flush(
             from ctripctl.webhooks.flush import flush as run_flush
 
             config = load(config_path)
-            with _progress(enabled=is_terminal() and not as_json) as progress:
+            with _progress(enabled=not as_json and is_terminal()) as progress:
                 outcome = run_flush(
                     engine(config), config.webhooks, limit=limit, concurrency=concurrency, progress=progress
                 )

@@ -39,11 +39,12 @@ from ctripctl.cli.app import app
 try:
     app(sys.argv[1:])
 finally:
-    print(json.dumps(sent), file=sys.stderr)
+    unused = {name: name in sys.modules for name in ("rich", "coincurve", "web3")}
+    print(json.dumps({"sent": sent, "loaded": unused}), file=sys.stderr)
 """
 
 
-def probe_scan(config: Path) -> tuple[int, dict[str, Any] | None, list[list[Any]]]:
+def probe_scan(config: Path) -> tuple[int, dict[str, Any] | None, dict[str, Any]]:
     out = subprocess.run(
         [sys.executable, "-c", PROBE, "scan", "--chain", "local", "--json", "--config", str(config)],
         capture_output=True,
@@ -52,8 +53,8 @@ def probe_scan(config: Path) -> tuple[int, dict[str, Any] | None, list[list[Any]
         env={**os.environ, "CTRIP_LOG_FORMAT": "text"},
         timeout=120,
     )
-    sent = json.loads(out.stderr.strip().splitlines()[-1])
-    return out.returncode, json.loads(out.stdout) if out.returncode == 0 else None, sent
+    probe = json.loads(out.stderr.strip().splitlines()[-1])
+    return out.returncode, json.loads(out.stdout) if out.returncode == 0 else None, probe
 
 
 def test_sqlite_pass_asks_for_blocks_before_importing_sqlalchemy(
@@ -68,7 +69,8 @@ def test_sqlite_pass_asks_for_blocks_before_importing_sqlalchemy(
     chain.send_eth(native["address"], 10**18)
     chain.send_token(token, usdt["address"], 5 * 10**6)
 
-    code, result, sent = probe_scan(config)
+    code, result, probe = probe_scan(config)
+    sent = probe["sent"]
 
     assert code == 0 and result is not None
     assert result["transfers_found"] == 2 and result["to_block"] == chain.head
@@ -77,6 +79,8 @@ def test_sqlite_pass_asks_for_blocks_before_importing_sqlalchemy(
     assert full_blocks[0] is False, "SQLAlchemy was imported before the first block request"
     assert sent[-1][2] is True  # it was needed later (watched set, the write): the pass did both
     assert [cli.ok("payment", "show", p["id"])["status"] for p in (native, usdt)] == ["detected", "detected"]
+    # A --json pass renders nothing with rich and derives no address: neither is imported.
+    assert probe["loaded"] == {"rich": False, "coincurve": False, "web3": False}
 
 
 def test_scan_of_a_missing_sqlite_file_creates_nothing(tmp_path: Path, anvil: Anvil) -> None:
