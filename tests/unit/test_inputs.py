@@ -117,3 +117,6 @@ def test_public_ids() -> None:
     assert len(ids) == 1000
     assert all(re.fullmatch(r"pay_[0-9a-z]{20}", i) for i in ids)
     assert re.fullmatch(r"evt_[0-9a-z]{8}", new_id("evt", 8))
+    # Every position, the first included, is drawn from the whole alphabet.
+    for position in (4, 13, 23):
+        assert {i[position] for i in ids} == set("0123456789abcdefghijklmnopqrstuvwxyz")
