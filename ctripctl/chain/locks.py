@@ -25,6 +25,7 @@ commit the same range.)
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -50,6 +51,8 @@ def scan_lock(database: Database, chain: str) -> Iterator[None]:
     """
     if database.is_sqlite:
         path = database.sqlite_path or database.engine.url.database
+        if path and path != ":memory:" and not os.path.exists(path):  # no lock file beside a typo
+            raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
         with _file_lock(path, f"scan-{chain}", busy_message(chain)):
             yield
     elif database.engine.dialect.name == "postgresql":

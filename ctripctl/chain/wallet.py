@@ -122,7 +122,9 @@ def parse_xpub(xpub: str) -> PublicNode:
     try:
         PublicKey(key)
     except ValueError:
-        raise InputError("does not hold a valid secp256k1 public key") from None
+        raise InputError(
+            "the wallet xpub (wallet.xpub or CTRIP_XPUB) does not hold a valid secp256k1 public key"
+        ) from None
     return PublicNode(key=key, chain_code=payload[13:45], depth=payload[4])
 
 

@@ -24,7 +24,7 @@ def status(
     open); then the webhook backlog (pending, oldest pending, dead). The full report is
     always printed; then the exit code is 7 if any threshold is crossed — lag above
     max_lag_blocks, no successful pass within max_idle, node unreachable, dead webhooks,
-    due webhooks nobody flushes — with the reasons on err_console(). Use it as a cron health
+    due webhooks nobody flushes — with the reasons on stderr. Use it as a cron health
     check or a CI gate.
 
     Example:

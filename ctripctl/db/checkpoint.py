@@ -54,7 +54,10 @@ def _read_sqlite_file(path: str, chain: str) -> Any:
     if not os.path.exists(path):
         raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
     with map_sqlite3_errors():
-        conn = sqlite3.connect(f"file:{quote(path)}?mode=rw", uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        # file:// + an absolute path: an empty authority even for a path that starts with
+        # "//" (POSIX reads it as "/", a bare file: URI would read "//x" as a host name).
+        uri = f"file://{quote(os.path.abspath(path))}?mode=rw"
+        conn = sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
         try:
             return conn.execute(_QUERY.format(param="?"), (chain,)).fetchone()
         finally:

@@ -89,7 +89,7 @@ def test_scan_of_a_missing_sqlite_file_creates_nothing(tmp_path: Path, anvil: An
     run = Cli(config)("scan", "--chain", "local")
     assert run.exit_code == 5, run
     assert f"the database file {missing} does not exist" in run.stderr and "db upgrade" in run.stderr
-    assert not missing.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctrip.toml"]  # no database, no lock file
 
 
 def test_scan_of_an_unmigrated_sqlite_file_says_upgrade(tmp_path: Path, anvil: Anvil) -> None:
@@ -99,3 +99,13 @@ def test_scan_of_an_unmigrated_sqlite_file_says_upgrade(tmp_path: Path, anvil: A
     run = Cli(config)("scan", "--chain", "local")
     assert run.exit_code == 5, run
     assert "has no ctripctl schema or an old one" in run.stderr and "run `ctripctl db upgrade`" in run.stderr
+
+
+def test_a_path_written_with_a_double_slash_scans(tmp_path: Path, sqlite_url: str, anvil: Anvil) -> None:
+    """sqlite://///tmp/x.db names //tmp/x.db, which POSIX reads as /tmp/x.db (as SQLAlchemy does)."""
+    assert sqlite_url.startswith("sqlite:////")
+    doubled = sqlite_url.replace("sqlite:////", "sqlite://///", 1)
+    config = write_config(tmp_path / "ctrip.toml", database_url=doubled, rpc_urls=[anvil.url])
+    first = Cli(config).ok("scan", "--chain", "local")
+    again = Cli(config).ok("scan", "--chain", "local")
+    assert first["checkpoint"] >= 0 and again["from_block"] is None  # the checkpoint was read back
