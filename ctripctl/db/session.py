@@ -43,6 +43,10 @@ def _on_sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: Every engine `get_engine` made in this process, for `dispose_engines` at exit.
+_ENGINES: list[Engine] = []
+
+
 @lru_cache(maxsize=8)
 def get_engine(url: str) -> Engine:
     """Create (once per URL and process) an engine with the right per-database settings."""
@@ -58,7 +62,19 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise InputError(f"database_url is not usable: {exc}") from None
+    _ENGINES.append(engine)
     return engine
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection of this process (the CLI calls it on exit).
+
+    On SQLite the last connection to close folds the write-ahead log back into the
+    database file and removes ctrip.db-wal / -shm, so a plain copy of ctrip.db is a
+    complete backup once no command runs.
+    """
+    for engine in _ENGINES:
+        engine.dispose()
 
 
 def dialect_name(engine: Engine) -> str:
