@@ -33,7 +33,7 @@ Measured 2026-11-29 (second session) on the shared 2-core box, medians of 7:
 pass 520 blocks/s (process 1.92 s; in-process 1.68 s), raw floor 716 (1.40 s), naive
 web3 128; pass/floor 0.73 (in-process 0.83), pass/naive 4.1x; 24 HTTP requests per
 1,000 blocks; 10x payments 1.05x; receipts source 1,058 blocks/s (1.48x the floor).
-Other runs the same day gave 0.68-0.80 for pass/floor: the box is noisy.
+Other runs the same day gave 0.68-0.83 for pass/floor: the box is noisy.
 Why the whole process stays near 0.75: anvil burns 2.3-2.6 CPU-seconds per 1,000 full
 blocks and keeps both cores busy, so every CPU-millisecond of the pass process costs
 wall time, and ~0.5 s of that process is imports alone (typer ~50 ms, httpx+httpcore
