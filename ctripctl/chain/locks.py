@@ -25,7 +25,6 @@ commit the same range.)
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,8 +50,6 @@ def scan_lock(database: Database, chain: str) -> Iterator[None]:
     """
     if database.is_sqlite:
         path = database.sqlite_path or database.engine.url.database
-        if path and path != ":memory:" and not os.path.exists(path):  # no lock file beside a typo
-            raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
         with _file_lock(path, f"scan-{chain}", busy_message(chain)):
             yield
     elif database.engine.dialect.name == "postgresql":
@@ -97,9 +94,12 @@ def lock_path(database: str, name: str) -> Path:
 def _file_lock(database: str | None, name: str, message: str) -> Iterator[None]:
     import fcntl
 
+    from ctripctl.db.session import require_sqlite_file
+
     if not database or database == ":memory:":  # a private in-memory database: nobody to race
         yield
         return
+    require_sqlite_file(database)  # no lock file beside a mistyped path
     path = lock_path(database, name)
     try:
         handle = open(path, "a+b")  # noqa: SIM115 - closed by the with block below

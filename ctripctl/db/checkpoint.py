@@ -14,8 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ctripctl.db.session import SQLITE_BUSY_TIMEOUT_MS, map_db_errors, map_sqlite3_errors
-from ctripctl.errors import DatabaseUnavailable
+from ctripctl.db.session import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    map_db_errors,
+    map_sqlite3_errors,
+    require_sqlite_file,
+)
 
 if TYPE_CHECKING:
     from ctripctl.db.session import Database
@@ -52,8 +56,7 @@ def _read_sqlite_file(path: str, chain: str) -> Any:
     import sqlite3
     from urllib.parse import quote
 
-    if not os.path.exists(path):
-        raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
+    require_sqlite_file(path)
     with map_sqlite3_errors():
         # file:// + an absolute path: an empty authority even for a path that starts with
         # "//" (POSIX reads it as "/", a bare file: URI would read "//x" as a host name).

@@ -99,6 +99,14 @@ def sqlite_path(url: str) -> str | None:
     return match["path"]
 
 
+def require_sqlite_file(path: str) -> None:
+    """DatabaseUnavailable (exit 5) when a SQLite file is missing, before anything creates it."""
+    import os
+
+    if not os.path.exists(path):
+        raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
+
+
 class Database:
     """A database URL and its engine, created on first use of `engine`."""
 
