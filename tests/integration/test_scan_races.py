@@ -71,21 +71,6 @@ def token_transfer(chain: Chain, token: Any, to: str, amount: int, nonce: int) -
     return hexed(dict(tx))
 
 
-def same_transaction(chain: Chain, tx_hash: Any) -> dict[str, Any]:
-    """The request that re-mines exactly this transaction (same nonce, fees, data: same hash)."""
-    tx = chain.w3.eth.get_transaction(tx_hash)
-    return {
-        "from": tx["from"],
-        "to": tx["to"],
-        "value": hex(tx["value"]),
-        "input": tx["input"].to_0x_hex(),
-        "nonce": hex(tx["nonce"]),
-        "gas": hex(tx["gas"]),
-        "maxFeePerGas": hex(tx["maxFeePerGas"]),
-        "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
-    }
-
-
 def test_logs_are_read_after_the_blocks(
     cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
 ) -> None:
@@ -190,7 +175,7 @@ def test_rescan_ending_between_two_blocks_of_one_transaction(
     mint.pop("chainId", None)
     chain.reorg(
         chain.head - old_block + 2,
-        [(hexed(dict(mint)), 0), (same_transaction(chain, sent["transactionHash"]), 0)],
+        [(hexed(dict(mint)), 0), (chain.same_transaction(sent["transactionHash"]), 0)],
     )
     moved = chain.w3.eth.get_transaction_receipt(sent["transactionHash"])
     assert moved["blockNumber"] == old_block - 1 and moved["logs"][0]["logIndex"] == 1
@@ -228,7 +213,7 @@ def test_later_rescan_pass_finds_a_moved_credit_of_a_confirmed_payment(
             .where(Payment.id == p["id"])
             .values(status="confirmed", confirmed_base=ETH, updated_at=LONG_AGO)
         )
-    chain.reorg(3, [(same_transaction(chain, sent["transactionHash"]), 1)])
+    chain.reorg(3, [(chain.same_transaction(sent["transactionHash"]), 1)])
     assert chain.w3.eth.get_transaction_receipt(sent["transactionHash"])["blockNumber"] == block + 1
 
     set_config(config_file, block_batch_size="2")

@@ -99,19 +99,10 @@ def test_anvil_reorg_removes_a_credit(cli: Cli, chain: Chain, database_url: str)
 def test_anvil_reorg_moving_a_credit_to_another_block(cli: Cli, chain: Chain, database_url: str) -> None:
     p = create(cli, "1")
     receipt = chain.send_eth(p["address"], ETH)
-    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
     chain.mine(2)
     scan(cli)
     # The same signed transaction (same nonce and fees: same hash) lands one block later.
-    same = {
-        "from": tx["from"],
-        "to": tx["to"],
-        "value": hex(tx["value"]),
-        "nonce": hex(tx["nonce"]),
-        "gas": hex(tx["gas"]),
-        "maxFeePerGas": hex(tx["maxFeePerGas"]),
-        "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
-    }
+    same = chain.same_transaction(receipt["transactionHash"])
     chain.reorg(3, [(same, 1)])
     moved = chain.w3.eth.get_transaction_receipt(receipt["transactionHash"])
     assert moved["blockNumber"] == receipt["blockNumber"] + 1
@@ -130,7 +121,6 @@ def test_reorg_moving_a_confirmed_credit_finds_it_again(cli: Cli, chain: Chain, 
     find it on the new branch (not orphan it for good)."""
     p = create(cli, "1")
     receipt = chain.send_eth(p["address"], ETH)
-    tx = chain.w3.eth.get_transaction(receipt["transactionHash"])
     chain.mine(2)
     scan(cli)
     with transaction(get_engine(database_url)) as session:  # what `confirm` would have done
@@ -138,15 +128,7 @@ def test_reorg_moving_a_confirmed_credit_finds_it_again(cli: Cli, chain: Chain, 
         session.execute(
             update(Payment).where(Payment.id == p["id"]).values(status="confirmed", confirmed_base=ETH)
         )
-    same = {
-        "from": tx["from"],
-        "to": tx["to"],
-        "value": hex(tx["value"]),
-        "nonce": hex(tx["nonce"]),
-        "gas": hex(tx["gas"]),
-        "maxFeePerGas": hex(tx["maxFeePerGas"]),
-        "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
-    }
+    same = chain.same_transaction(receipt["transactionHash"])
     chain.reorg(3, [(same, 2)])
     result = scan(cli)
     assert result["reorg_depth"] == 3 and result["payments_updated"] == 1

@@ -47,6 +47,21 @@ class Chain:
         """anvil_reorg: replace the last `depth` blocks (optionally with [(tx, block_offset)])."""
         self.anvil.rpc("anvil_reorg", depth, [list(pair) for pair in txs or []])
 
+    def same_transaction(self, tx_hash: Any) -> dict[str, Any]:
+        """The request that re-mines exactly this transaction (same nonce, fees, data: same
+        hash), for `reorg(depth, [(request, block_offset)])`."""
+        tx = self.w3.eth.get_transaction(tx_hash)
+        return {
+            "from": tx["from"],
+            "to": tx["to"],
+            "value": hex(tx["value"]),
+            "input": tx["input"].to_0x_hex(),
+            "nonce": hex(tx["nonce"]),
+            "gas": hex(tx["gas"]),
+            "maxFeePerGas": hex(tx["maxFeePerGas"]),
+            "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
+        }
+
     def block_hash(self, number: int) -> str:
         return self.w3.eth.get_block(number)["hash"].to_0x_hex()
 
