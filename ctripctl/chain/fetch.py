@@ -7,15 +7,24 @@ keep-alive httpx client:
   `in_flight` requests at once (a small thread pool; the work is I/O plus JSON decoding,
   and each batch is reduced to its headers and matches as soon as it arrives, so memory
   stays bounded by the requests in flight, not by the range);
-* receipts of the native matches only (one batch), so a reverted transaction is never
-  counted (status must be 0x1);
-* `eth_getLogs` for the ERC-20 Transfer topic of the configured tokens with the watched
-  addresses in topic 2, sent only once every block request has been answered (so the
-  logs describe a state at least as new as the headers) — in chunks of `ADDRESS_CHUNK`
-  addresses, or, above `FETCH_ALL_THRESHOLD` addresses, all Transfer logs of those
-  tokens filtered locally.
-  When the node answers that a range is too large or has too many results, the range
-  is split in halves until it passes.
+* once every block request has been answered, ONE more request (more only for very
+  many calls, or to split a refused range): the receipts of the native matches, so a
+  reverted transaction is never counted (status must be 0x1), and `eth_getLogs` for the
+  ERC-20 Transfer topic of the configured tokens with the watched addresses in topic 2
+  — in chunks of `ADDRESS_CHUNK` addresses, or, above `FETCH_ALL_THRESHOLD` addresses,
+  all Transfer logs of those tokens filtered locally.
+  Blocks deeper than `by_hash_from` are read as one block range: sent after the headers,
+  those logs describe a state at least as new as the headers, and when the node answers
+  that a range is too large or has too many results, it is split in halves until it
+  passes. Blocks from `by_hash_from` on (the ones that can still change: within the
+  confirmation depth plus a margin) are read by block hash (EIP-234 `blockHash`), one
+  call per block, so their logs are the logs of exactly the header fetched. A range
+  query cannot promise that: a load-balanced provider may answer it from a backend a
+  few blocks behind (which returns the logs up to ITS head and nothing for the rest,
+  without an error), or from a node that left the headers' branch and came back to it
+  (B → C → B); the checkpoint would then move past a credit that no later pass looks
+  for. A node that does not know the hash answers an error: the range is cut before
+  that block and the next pass reads it again.
 
 Measured (benchmarks/bench_scan.py): these raw batches beat web3.py's `batch_requests()`
 over the same blocks, because web3 formats every field of every transaction of every
@@ -28,11 +37,13 @@ the payment's asset: ETH sent to a USDT payment's address (or another token) is 
 The result is also checked for consistency: every block's parent hash must be the
 previous block's hash (and the first block's parent the checkpoint's hash), and every
 log/receipt must come from the block hash we fetched. The range is cut before the first
-break, so a reorg that happens while fetching never mixes two branches in one pass.
+break (or the first block whose logs could not be read by hash), so a reorg that happens
+while fetching never mixes two branches in one pass.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
@@ -46,6 +57,7 @@ BLOCKS_PER_REQUEST = 50
 IN_FLIGHT = 4
 ADDRESS_CHUNK = 500  # addresses per eth_getLogs topic-2 list (providers cap OR-lists near 1,000)
 FETCH_ALL_THRESHOLD = 2_000  # above this, fetch all Transfer logs of the tokens and filter here
+CALLS_PER_REQUEST = 100  # receipts + logs calls per HTTP request (providers cap batch sizes)
 NATIVE = None
 
 
@@ -109,6 +121,7 @@ def fetch_range(
     watched: Watched | Callable[[], Watched],
     *,
     parent_hash: str | None = None,
+    by_hash_from: int | None = None,
     blocks_per_request: int = BLOCKS_PER_REQUEST,
     in_flight: int = IN_FLIGHT,
     progress: Progress | None = None,
@@ -121,6 +134,9 @@ def fetch_range(
     node's work instead of delaying it. Block workers therefore keep every native
     transfer with value > 0 (a few compact tuples per block) and the matching against
     `watched` happens here, once it is known.
+
+    `by_hash_from`: the token logs of blocks from this number on are read by block hash
+    (the blocks that can still change; see the module docstring); None: all as one range.
 
     `source="receipts"` (chain config `scan_source`): per block, its header and
     eth_getBlockReceipts instead of the full transactions. Receipts carry sender,
@@ -151,26 +167,29 @@ def fetch_range(
             logs.extend(chunk_logs)
             if progress is not None:
                 progress(len(chunk_headers))
-    if source != "receipts":
-        # Only once every header is in: the logs then describe a state at least as new
+    chain = _consistent_prefix(start, end, headers, parent_hash)
+    hashes = {h.number: h.hash for h in chain}
+    in_chain = [c for c in candidates if c.block_number in hashes]
+    unreadable: int | None = None
+    if source == "receipts":
+        credits = _valued_native(rpc, in_chain)
+    else:
+        # Only once every header is in: range logs then describe a state at least as new
         # as the headers. A credit on the headers' branch that the logs miss (logs read
         # from an older branch, tip served from a newer one) could otherwise be skipped
         # for good; a log from a newer branch shows as a block-hash mismatch (cut below).
         tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
         token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
-        logs.extend(get_transfer_logs(rpc, start, end, tokens, token_targets))
-
-    chain = _consistent_prefix(start, end, headers, parent_hash)
-    hashes = {h.number: h.hash for h in chain}
-    in_chain = [c for c in candidates if c.block_number in hashes]
-    credits = _valued_native(rpc, in_chain) if source == "receipts" else _confirmed_native(rpc, in_chain)
+        credits, token_logs, unreadable = _receipts_and_logs(
+            rpc, in_chain, chain, start, end, tokens, token_targets, by_hash_from
+        )
+        logs.extend(token_logs)
     credits += _token_credits(logs, watched)
     # Anything that does not come from the block we fetched at that height belongs to
-    # another branch: cut the range below it.
-    cut = min(
-        (c.block_number for c in credits if hashes.get(c.block_number, c.block_hash) != c.block_hash),
-        default=None,
-    )
+    # another branch, and a block whose logs could not be read by its hash is unknown:
+    # cut the range below it.
+    mismatched = (c.block_number for c in credits if hashes.get(c.block_number, c.block_hash) != c.block_hash)
+    cut = min([*mismatched, *([] if unreadable is None else [unreadable])], default=None)
     if cut is not None:
         chain = [h for h in chain if h.number < cut]
         hashes = {h.number: h.hash for h in chain}
@@ -304,11 +323,69 @@ def _consistent_prefix(
     return chain
 
 
+def _receipts_and_logs(
+    rpc: RpcClient,
+    candidates: list[Found],
+    chain: Sequence[Header],
+    start: int,
+    end: int,
+    tokens: Sequence[str],
+    targets: Sequence[str],
+    by_hash_from: int | None,
+) -> tuple[list[Found], list[dict[str, Any]], int | None]:
+    """After the blocks, in one request (CALLS_PER_REQUEST calls each): the receipts of the
+    native candidates, the range logs below `by_hash_from`, and the logs of each header
+    from `by_hash_from` on by its hash. Returns (successful native credits, token logs,
+    the lowest block whose logs could not be read by hash, or None)."""
+    filters = _log_filters(targets) if tokens and targets else []
+    tokens = list(tokens)
+    range_end = end if by_hash_from is None else min(end, by_hash_from - 1)
+    ranged = filters if range_end >= start else []
+    by_hash = [
+        (h, f) for h in chain if by_hash_from is not None and h.number >= by_hash_from for f in filters
+    ]
+    calls: list[tuple[str, tuple[Any, ...]]] = [
+        ("eth_getTransactionReceipt", (c.tx_hash,)) for c in candidates
+    ]
+    calls += [_range_call(start, range_end, tokens, f) for f in ranged]
+    calls += [("eth_getLogs", ({"blockHash": h.hash, "address": tokens, "topics": f},)) for h, f in by_hash]
+    results: list[Any] = []
+    for i in range(0, len(calls), CALLS_PER_REQUEST):
+        results += rpc.batch(calls[i : i + CALLS_PER_REQUEST])
+    receipts = results[: len(candidates)]
+    range_results = results[len(candidates) : len(candidates) + len(ranged)]
+    hash_results = results[len(candidates) + len(ranged) :]
+
+    credits = _check_receipts(candidates, receipts)
+    logs = _range_answers(rpc, start, range_end, tokens, ranged, range_results) if ranged else []
+    unreadable: int | None = None
+    for (header, _topics), result in zip(by_hash, hash_results, strict=True):
+        readable = isinstance(result, list) and all(log.get("blockHash") == header.hash for log in result)
+        if not readable:
+            if unreadable is None or header.number < unreadable:
+                unreadable = header.number
+                reason = result.message if isinstance(result, RpcError) else "logs of another block"
+                logging.getLogger("ctripctl.scan").warning(
+                    "eth_getLogs by hash of block %d: %s; the pass stops before that block",
+                    header.number,
+                    reason,
+                )
+            continue
+        logs.extend(result)
+    return credits, logs, unreadable
+
+
 def _confirmed_native(rpc: RpcClient, candidates: list[Found]) -> list[Found]:
     """Keep native candidates whose receipt says success (status 0x1), in one batch."""
     if not candidates:
         return []
-    receipts = rpc.batch([("eth_getTransactionReceipt", (c.tx_hash,)) for c in candidates])
+    return _check_receipts(
+        candidates, rpc.batch([("eth_getTransactionReceipt", (c.tx_hash,)) for c in candidates])
+    )
+
+
+def _check_receipts(candidates: list[Found], receipts: Sequence[Any]) -> list[Found]:
+    """The candidates whose receipt (same order) says success, in the block we fetched."""
     kept = []
     for candidate, receipt in zip(candidates, receipts, strict=True):
         if isinstance(receipt, RpcError):
@@ -376,24 +453,37 @@ def get_transfer_logs(
     """
     if not tokens or not targets:
         return []
+    return _logs(rpc, start, end, list(tokens), _log_filters(targets))
+
+
+def _log_filters(targets: Sequence[str]) -> list[list[Any]]:
+    """Topic filters: watched addresses in topic 2, ADDRESS_CHUNK per list, or none at all."""
     if len(targets) > FETCH_ALL_THRESHOLD:
-        filters: list[list[Any]] = [[TRANSFER_TOPIC]]
-    else:
-        filters = [
-            [TRANSFER_TOPIC, None, [_topic(a) for a in targets[i : i + ADDRESS_CHUNK]]]
-            for i in range(0, len(targets), ADDRESS_CHUNK)
-        ]
-    return _logs(rpc, start, end, list(tokens), filters)
+        return [[TRANSFER_TOPIC]]
+    return [
+        [TRANSFER_TOPIC, None, [_topic(a) for a in targets[i : i + ADDRESS_CHUNK]]]
+        for i in range(0, len(targets), ADDRESS_CHUNK)
+    ]
+
+
+def _range_call(start: int, end: int, tokens: list[str], topics: list[Any]) -> tuple[str, tuple[Any, ...]]:
+    return (
+        "eth_getLogs",
+        ({"fromBlock": hex(start), "toBlock": hex(end), "address": tokens, "topics": topics},),
+    )
 
 
 def _logs(
     rpc: RpcClient, start: int, end: int, tokens: list[str], filters: list[list[Any]]
 ) -> list[dict[str, Any]]:
-    calls = [
-        ("eth_getLogs", ({"fromBlock": hex(start), "toBlock": hex(end), "address": tokens, "topics": f},))
-        for f in filters
-    ]
-    results = rpc.batch(calls)
+    results = rpc.batch([_range_call(start, end, tokens, f) for f in filters])
+    return _range_answers(rpc, start, end, tokens, filters, results)
+
+
+def _range_answers(
+    rpc: RpcClient, start: int, end: int, tokens: list[str], filters: list[list[Any]], results: list[Any]
+) -> list[dict[str, Any]]:
+    """The logs of answered filters; refused ranges are split in halves and asked again."""
     logs: list[dict[str, Any]] = []
     refused: list[list[Any]] = []
     for topics, result in zip(filters, results, strict=True):
@@ -401,6 +491,8 @@ def _logs(
             if not is_range_error(result.message) or start == end:
                 raise NodeUnavailable(f"eth_getLogs {start}..{end} failed: {result.message}")
             refused.append(topics)
+        elif not isinstance(result, list):
+            raise NodeUnavailable(f"eth_getLogs {start}..{end} answered {result!r}, not a list")
         else:
             logs.extend(result)
     if refused:

@@ -56,6 +56,11 @@ if TYPE_CHECKING:
 #: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
 ProgressFn = Callable[[int, int], None]
 
+#: Blocks beyond the confirmation depth still treated as able to change: their hashes are
+#: kept (a reorg a little deeper than `confirmations` is still walked back to its common
+#: ancestor), and their token logs are read by block hash (chain/fetch.py says why).
+HASH_MARGIN = 16
+
 
 @dataclass(frozen=True)
 class PassResult:
@@ -204,6 +209,7 @@ def one_pass(
         return read_watched(database.engine, chain.name, now, config.late_window, recorded_from=recorded_from)
 
     start, end = base + 1, min(base + chain.block_batch_size, head)
+    unsettled = chain.confirmations + HASH_MARGIN  # the top blocks that can still change
     total = max(0, end - start + 1)
     done = 0
 
@@ -214,7 +220,14 @@ def one_pass(
             progress(done, total)
 
     data = fetch_range(
-        rpc, start, end, watched, parent_hash=base_hash, progress=advance, source=chain.scan_source
+        rpc,
+        start,
+        end,
+        watched,
+        parent_hash=base_hash,
+        by_hash_from=head - unsettled + 1,
+        progress=advance,
+        source=chain.scan_source,
     )
     if strict and rpc.failovers != failovers:
         raise _MixedSources
@@ -230,7 +243,7 @@ def one_pass(
         credits=data.credits,
         orphan_above=orphan_above,
         head=head,
-        keep=chain.confirmations + scan_store.HASH_MARGIN,
+        keep=unsettled,
         now=now,
     )
     checkpoint = data.last.number if data.last else base

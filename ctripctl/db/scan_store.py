@@ -34,10 +34,6 @@ from ctripctl.db.session import transaction
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
 from ctripctl.errors import Busy
 
-#: Block hashes kept beyond the confirmation depth, so a reorg a little deeper than
-#: `confirmations` is still walked back to its common ancestor.
-HASH_MARGIN = 16
-
 #: Test-only fault injection (tests/integration/test_scan_faults.py): when set to
 #: "crash-before-commit" / "crash-after-commit", the process exits with FAULT_EXIT_CODE
 #: right before / right after the pass's commit, as a `kill -9` would.

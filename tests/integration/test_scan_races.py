@@ -112,6 +112,57 @@ def test_logs_are_read_after_the_blocks(
     assert shown["status"] == "detected" and shown["received_base"] == str(5 * USDT)
 
 
+def test_logs_from_a_backend_behind_the_headers(
+    cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """A load-balanced provider answers the block requests from an up-to-date backend and
+    eth_getLogs from one a block behind, which (as geth and anvil do past their head)
+    returns the logs up to ITS head and, without an error, nothing for the newest block.
+    Read as one range, the tip's USDT credit would be missed for good: the checkpoint
+    would move past it. The blocks that can still change are read by hash, which the
+    lagging backend does not know: the pass stops before the tip, the next one finds it."""
+    p = create(cli, "5", "--token", "USDT")
+    chain.mine(40)  # older blocks than the by-hash window: their logs are read as a range
+    tip = chain.send_token(token, p["address"], 5 * USDT)["blockNumber"]
+    tip_hash = anvil.rpc("eth_getBlockByNumber", hex(tip), False)["hash"]
+    asked: list[str] = []
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        if not isinstance(body, list):
+            return forward(body)
+        unknown: dict[Any, dict[str, Any]] = {}
+        for call in body:
+            if call["method"] != "eth_getLogs":
+                continue
+            query = call["params"][0]
+            if "blockHash" in query:
+                asked.append("hash")
+                if query["blockHash"] == tip_hash:
+                    unknown[call["id"]] = {"code": -32000, "message": "unknown block"}
+            else:
+                asked.append("range")
+                query["toBlock"] = hex(min(int(query["toBlock"], 16), tip - 1))  # its head
+        rest = [c for c in body if c["id"] not in unknown]
+        status, answers = forward(rest) if rest else (200, [])
+        errors = [{"jsonrpc": "2.0", "id": i, "error": e} for i, e in unknown.items()]
+        return status, [*answers, *errors]
+
+    proxy = RpcProxy(anvil.url, hook=hook)
+    try:
+        set_config(config_file, rpc_urls=f'["{proxy.url}"]')
+        first = scan(cli)
+    finally:
+        proxy.stop()
+    assert "range" in asked and "hash" in asked
+    assert first["checkpoint"] == tip - 1 and first["transfers_found"] == 0
+    assert cli.ok("payment", "show", p["id"])["status"] == "pending"
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    second = scan(cli)
+    assert second["from_block"] == tip and second["transfers_found"] == 1
+    shown = cli.ok("payment", "show", p["id"])
+    assert shown["status"] == "detected" and shown["received_base"] == str(5 * USDT)
+
+
 @pytest.mark.parametrize("answer", ["missing", "other-block"])
 def test_receipts_of_another_block_cut_the_range(
     answer: str, cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str

@@ -293,3 +293,58 @@ def test_tls_is_verified_on_every_url_but_plain_http(monkeypatch: pytest.MonkeyP
         rpc._client(index)
     rpc.close()
     assert made == [False, True, True]
+
+
+def test_receipts_range_logs_and_logs_by_hash_go_in_one_request() -> None:
+    """After the blocks: native receipts, the range logs below `by_hash_from` and each
+    newer header's logs by its hash, in ONE request. A by-hash answer the node cannot
+    give (an unknown block), or one holding another block's logs, is the lowest block
+    of the range the pass may not record: it is returned so the range is cut there."""
+    from ctripctl.chain.fetch import Found, _receipts_and_logs
+
+    token = "0x" + "aa" * 20
+    chain = [Header(n, f"0xh{n}", f"0xh{n - 1}", 0) for n in range(10, 16)]
+
+    def log(number: int, block_hash: str) -> dict[str, Any]:
+        return {"blockNumber": hex(number), "blockHash": block_hash}
+
+    def node(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
+        def one(call: dict[str, Any]) -> Any:
+            if call["method"] == "eth_chainId":
+                return "0x1"
+            if call["method"] == "eth_getTransactionReceipt":
+                return {"status": "0x1", "blockHash": "0xh11"}
+            query = call["params"][0]
+            if "fromBlock" in query:
+                assert (query["fromBlock"], query["toBlock"]) == ("0xa", "0xc")
+                return [log(11, "0xh11")]
+            return {
+                "0xh13": [log(13, "0xh13")],
+                "0xh14": {"error": {"code": -32000, "message": "unknown block"}},
+                "0xh15": [log(15, "0xh15-other-branch")],
+            }[query["blockHash"]]
+
+        return answer(payload, one)
+
+    native = Found("pay_n", "0xtx", -1, 11, "0xh11", "0xfrom", "0xto", None, 10)
+    seen = Node({"a": node})
+    with client(seen, "a") as rpc:
+        credits, logs, unreadable = _receipts_and_logs(
+            rpc, [native], chain, 10, 15, [token], ["0x" + "11" * 20], by_hash_from=13
+        )
+    assert [methods for _, methods in seen.seen][1] == [
+        "eth_getTransactionReceipt",
+        "eth_getLogs",  # 10..12 as one range
+        "eth_getLogs",  # 13, 14, 15 by hash
+        "eth_getLogs",
+        "eth_getLogs",
+    ]
+    assert len(seen.seen) == 2  # the chain id, then everything else at once
+    assert credits == [native]
+    assert [int(entry["blockNumber"], 16) for entry in logs] == [11, 13]
+    assert unreadable == 14
+
+    # Every block new enough: no range query at all; all read by hash, none refused.
+    with client(Node({"a": node}), "a") as rpc:
+        _, logs, unreadable = _receipts_and_logs(rpc, [], chain[3:4], 13, 13, [token], ["0x" + "11" * 20], 0)
+    assert [int(entry["blockNumber"], 16) for entry in logs] == [13] and unreadable is None
