@@ -188,8 +188,10 @@ def fetch_range(
     # Anything that does not come from the block we fetched at that height belongs to
     # another branch, and a block whose logs could not be read by its hash is unknown:
     # cut the range below it.
-    mismatched = (c.block_number for c in credits if hashes.get(c.block_number, c.block_hash) != c.block_hash)
-    cut = min([*mismatched, *([] if unreadable is None else [unreadable])], default=None)
+    breaks = [c.block_number for c in credits if hashes.get(c.block_number, c.block_hash) != c.block_hash]
+    if unreadable is not None:
+        breaks.append(unreadable)
+    cut = min(breaks, default=None)
     if cut is not None:
         chain = [h for h in chain if h.number < cut]
         hashes = {h.number: h.hash for h in chain}
@@ -373,15 +375,6 @@ def _receipts_and_logs(
             continue
         logs.extend(result)
     return credits, logs, unreadable
-
-
-def _confirmed_native(rpc: RpcClient, candidates: list[Found]) -> list[Found]:
-    """Keep native candidates whose receipt says success (status 0x1), in one batch."""
-    if not candidates:
-        return []
-    return _check_receipts(
-        candidates, rpc.batch([("eth_getTransactionReceipt", (c.tx_hash,)) for c in candidates])
-    )
 
 
 def _check_receipts(candidates: list[Found], receipts: Sequence[Any]) -> list[Found]:

@@ -233,7 +233,7 @@ def test_consistent_prefix_cuts_at_the_first_broken_link() -> None:
 
 
 def test_native_candidates_need_a_successful_receipt_from_the_same_block() -> None:
-    from ctripctl.chain.fetch import Found, _confirmed_native
+    from ctripctl.chain.fetch import Found, _check_receipts
 
     def found(tx: str) -> Found:
         return Found("pay_x", tx, -1, 7, "0xblock7", "0xfrom", "0xto", None, 10)
@@ -245,13 +245,7 @@ def test_native_candidates_need_a_successful_receipt_from_the_same_block() -> No
         "0xgone": None,
     }
 
-    def node(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
-        return answer(
-            payload, lambda call: "0x1" if call["method"] == "eth_chainId" else receipts[call["params"][0]]
-        )
-
-    with client(Node({"a": node}), "a") as rpc:
-        kept = _confirmed_native(rpc, [found(tx) for tx in receipts])
+    kept = _check_receipts([found(tx) for tx in receipts], list(receipts.values()))
     # reverted: dropped; moved/gone: kept but marked off-branch so the range is cut below them
     assert [(c.tx_hash, c.block_hash == "0xblock7") for c in kept] == [
         ("0xok", True),
