@@ -34,12 +34,17 @@ pass 520 blocks/s (process 1.92 s; in-process 1.68 s), raw floor 716 (1.40 s), n
 web3 128; pass/floor 0.73 (in-process 0.83), pass/naive 4.1x; 24 HTTP requests per
 1,000 blocks; 10x payments 1.05x; receipts source 1,058 blocks/s (1.48x the floor).
 Other runs the same day gave 0.68-0.83 for pass/floor: the box is noisy.
-Why the whole process stays near 0.75: anvil burns 2.3-2.6 CPU-seconds per 1,000 full
+Third session (the top confirmations+16 blocks' logs read by hash, receipts and logs in
+one request), medians of 7 on a slower spell (raw floor 1.67 s): pass 437 blocks/s
+(2.29 s), pass/floor 0.73 (in-process 0.80), pass/naive 4.1x, 23 requests per 1,000
+blocks, 10x payments 1.03x, receipts source 1.60x the floor.
+Why the whole process stays near 0.75: anvil burns 2.3-3 CPU-seconds per 1,000 full
 blocks and keeps both cores busy, so every CPU-millisecond of the pass process costs
-wall time, and ~0.5 s of that process is imports alone (typer ~50 ms, httpx+httpcore
-~65 ms, SQLAlchemy core+ORM ~290 ms; the last now load while the node works). The
-session's start-up work moved the whole process from 0.64 to 0.80 of the floor in one
-interleaved A/B run (12 reps each: 2.42 s -> 1.93 s at a 1.54 s floor).
+wall time. The pass process uses ~1.1 CPU-s against the floor's 0.2 (getrusage, same
+run), and ~0.7 CPU-s of that is imports alone (typer ~0.08, httpx ~0.12, SQLAlchemy
+core ~0.33, its ORM and the models ~0.18; the last load while the node works). The
+second session's start-up work moved the whole process from 0.64 to 0.80 of the floor
+in one interleaved A/B run (12 reps each: 2.42 s -> 1.93 s at a 1.54 s floor).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -228,6 +234,19 @@ def naive_web3(url: str, first: int, last: int) -> int:
     )
 
 
+def cpu_seconds(who: int) -> float:
+    """User + system CPU time of this process (RUSAGE_SELF, all threads) or of its waited
+    children (RUSAGE_CHILDREN)."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
+
+
+def node_cpu_seconds(anvil: Anvil) -> float:
+    """anvil's user + system CPU time so far, from /proc/<pid>/stat (fields 14 and 15)."""
+    fields = Path(f"/proc/{anvil.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def fresh_copy(template: Path, database: Path) -> None:
     """A fresh database (payments, no scan yet) for the next pass; not part of the timing."""
     shutil.copyfile(template, database)
@@ -320,6 +339,7 @@ def main() -> None:
         # shared machine hits all of them alike; medians per variant at the end.
         samples: dict[str, list[float]] = {k: [] for k in VARIANTS}
         requests: list[int] = []
+        cpu: dict[str, list[tuple[float, float]]] = {"pass 1k": [], "raw floor": []}  # (client, node)
         for rep in range(reps):
             sizes = [
                 ("1k", (config1, template1, live1)),
@@ -328,9 +348,13 @@ def main() -> None:
             ]
             for size, (config, template, live) in sizes if rep % 2 == 0 else sizes[::-1]:
                 fresh_copy(template, live)
+                c0, n0 = cpu_seconds(resource.RUSAGE_CHILDREN), node_cpu_seconds(anvil)
                 t0 = time.perf_counter()
                 result = scan_process(config)
                 samples[f"pass {size}"].append(time.perf_counter() - t0)
+                if size == "1k":
+                    c1, n1 = cpu_seconds(resource.RUSAGE_CHILDREN), node_cpu_seconds(anvil)
+                    cpu["pass 1k"].append((c1 - c0, n1 - n0))
                 samples[f"pass {size} in-proc"].append(result["elapsed_s"])
                 assert result["blocks_scanned"] == blocks and result["transfers_found"] == expected, result
                 if size == "1k":
@@ -342,9 +366,13 @@ def main() -> None:
                 ("web3 batch", lambda: web3_batches(url, first, last)),
                 ("naive web3", lambda: naive_web3(url, first, last)),
             ):
+                c0, n0 = cpu_seconds(resource.RUSAGE_SELF), node_cpu_seconds(anvil)
                 t0 = time.perf_counter()
                 txs = fn()
                 samples[name].append(time.perf_counter() - t0)
+                if name in cpu:
+                    c1, n1 = cpu_seconds(resource.RUSAGE_SELF), node_cpu_seconds(anvil)
+                    cpu[name].append((c1 - c0, n1 - n0))
                 assert txs == blocks * TXS_PER_BLOCK, (name, txs)
             print(
                 f"  rep {rep + 1}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in samples.items()),
@@ -387,6 +415,11 @@ def main() -> None:
         print(f"  HTTP requests per 1,000 blocks {per_1000:5.0f}    (target <= 40)")
         ratio10, ratio10_in = t_pass10 / t_pass, in_proc10 / in_proc
         print(f"  10x payments (10,000): process {ratio10:4.2f}x, in-proc {ratio10_in:4.2f}x  (target < 1.2)")
+        print("CPU seconds (medians; client = the pass process / this process's fetch threads)")
+        for name, pairs in cpu.items():
+            client_s = statistics.median(c for c, _ in pairs)
+            node_s = statistics.median(n for _, n in pairs)
+            print(f"  {name:<10} client {client_s:5.2f}  anvil {node_s:5.2f}")
     finally:
         anvil.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Fetch one block range from the node and keep only the credits to watched addresses.
 
-Three kinds of requests, all raw JSON-RPC batches over the RpcClient's one pooled
+Two kinds of requests, all raw JSON-RPC batches over the RpcClient's one pooled
 keep-alive httpx client:
 
 * blocks with full transactions, `blocks_per_request` blocks per HTTP request and
@@ -18,13 +18,14 @@ keep-alive httpx client:
   that a range is too large or has too many results, it is split in halves until it
   passes. Blocks from `by_hash_from` on (the ones that can still change: within the
   confirmation depth plus a margin) are read by block hash (EIP-234 `blockHash`), one
-  call per block, so their logs are the logs of exactly the header fetched. A range
-  query cannot promise that: a load-balanced provider may answer it from a backend a
-  few blocks behind (which returns the logs up to ITS head and nothing for the rest,
-  without an error), or from a node that left the headers' branch and came back to it
-  (B → C → B); the checkpoint would then move past a credit that no later pass looks
-  for. A node that does not know the hash answers an error: the range is cut before
-  that block and the next pass reads it again.
+  call per block beside `eth_getBlockByHash`, so their logs are the logs of exactly the
+  header fetched. A range query cannot promise that: a load-balanced provider may
+  answer it from a backend a few blocks behind (which returns the logs up to ITS head
+  and nothing for the rest, without an error), or from a node that left the headers'
+  branch and came back to it (B → C → B); the checkpoint would then move past a credit
+  that no later pass looks for. A node that does not know the hash says so (an error,
+  or no block): the range is cut before that block and the next pass reads it again.
+  The window is counted in blocks: a backend further behind than it still goes unseen.
 
 Measured (benchmarks/bench_scan.py): these raw batches beat web3.py's `batch_requests()`
 over the same blocks, because web3 formats every field of every transaction of every
@@ -49,7 +50,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ctripctl.chain.rpc import RpcClient, RpcError, is_range_error
+from ctripctl.chain.rpc import Call, RpcClient, RpcError, is_range_error
 from ctripctl.errors import NodeUnavailable
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -57,7 +58,7 @@ BLOCKS_PER_REQUEST = 50
 IN_FLIGHT = 4
 ADDRESS_CHUNK = 500  # addresses per eth_getLogs topic-2 list (providers cap OR-lists near 1,000)
 FETCH_ALL_THRESHOLD = 2_000  # above this, fetch all Transfer logs of the tokens and filter here
-CALLS_PER_REQUEST = 100  # receipts + logs calls per HTTP request (providers cap batch sizes)
+CALLS_PER_REQUEST = BLOCKS_PER_REQUEST  # receipts + logs calls per request: the same batch cap
 NATIVE = None
 
 
@@ -180,7 +181,7 @@ def fetch_range(
         # for good; a log from a newer branch shows as a block-hash mismatch (cut below).
         tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
         token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
-        credits, token_logs, unreadable = _receipts_and_logs(
+        credits, token_logs, unreadable = _receipts_and_token_logs(
             rpc, in_chain, chain, start, end, tokens, token_targets, by_hash_from
         )
         logs.extend(token_logs)
@@ -325,7 +326,7 @@ def _consistent_prefix(
     return chain
 
 
-def _receipts_and_logs(
+def _receipts_and_token_logs(
     rpc: RpcClient,
     candidates: list[Found],
     chain: Sequence[Header],
@@ -336,45 +337,77 @@ def _receipts_and_logs(
     by_hash_from: int | None,
 ) -> tuple[list[Found], list[dict[str, Any]], int | None]:
     """After the blocks, in one request (CALLS_PER_REQUEST calls each): the receipts of the
-    native candidates, the range logs below `by_hash_from`, and the logs of each header
-    from `by_hash_from` on by its hash. Returns (successful native credits, token logs,
-    the lowest block whose logs could not be read by hash, or None)."""
+    native candidates, the range logs below `by_hash_from`, and for each header from
+    `by_hash_from` on, the block by its hash plus its logs by its hash. Returns
+    (successful native credits, token logs, the lowest block whose logs could not be read
+    by hash, or None).
+
+    The block by hash is asked beside its logs because some nodes answer `[]`, not an
+    error, for the logs of a hash they do not know (reth until March 2024, Besu 24.10,
+    anvil until April 2026, Frontier-based chains: reported in their issue trackers); a
+    node that answers the block knows it, and so its logs. The two travel in one request
+    (`_send_grouped`), so one node answers both."""
     filters = _log_filters(targets) if tokens and targets else []
     tokens = list(tokens)
     range_end = end if by_hash_from is None else min(end, by_hash_from - 1)
     ranged = filters if range_end >= start else []
-    by_hash = [
-        (h, f) for h in chain if by_hash_from is not None and h.number >= by_hash_from for f in filters
+    recent = [h for h in chain if by_hash_from is not None and h.number >= by_hash_from] if filters else []
+    groups: list[list[Call]] = [[("eth_getTransactionReceipt", (c.tx_hash,))] for c in candidates]
+    groups += [[_range_call(start, range_end, tokens, f)] for f in ranged]
+    groups += [
+        [
+            ("eth_getBlockByHash", (h.hash, False)),
+            *(("eth_getLogs", ({"blockHash": h.hash, "address": tokens, "topics": f},)) for f in filters),
+        ]
+        for h in recent
     ]
-    calls: list[tuple[str, tuple[Any, ...]]] = [
-        ("eth_getTransactionReceipt", (c.tx_hash,)) for c in candidates
-    ]
-    calls += [_range_call(start, range_end, tokens, f) for f in ranged]
-    calls += [("eth_getLogs", ({"blockHash": h.hash, "address": tokens, "topics": f},)) for h, f in by_hash]
-    results: list[Any] = []
-    for i in range(0, len(calls), CALLS_PER_REQUEST):
-        results += rpc.batch(calls[i : i + CALLS_PER_REQUEST])
-    receipts = results[: len(candidates)]
-    range_results = results[len(candidates) : len(candidates) + len(ranged)]
-    hash_results = results[len(candidates) + len(ranged) :]
-
-    credits = _check_receipts(candidates, receipts)
+    answers = iter(_send_grouped(rpc, groups))
+    credits = _check_receipts(candidates, [next(answers) for _ in candidates])
+    range_results = [next(answers) for _ in ranged]
     logs = _range_answers(rpc, start, range_end, tokens, ranged, range_results) if ranged else []
-    unreadable: int | None = None
-    for (header, _topics), result in zip(by_hash, hash_results, strict=True):
-        readable = isinstance(result, list) and all(log.get("blockHash") == header.hash for log in result)
-        if not readable:
-            if unreadable is None or header.number < unreadable:
-                unreadable = header.number
-                reason = result.message if isinstance(result, RpcError) else "logs of another block"
-                logging.getLogger("ctripctl.scan").warning(
-                    "eth_getLogs by hash of block %d: %s; the pass stops before that block",
-                    header.number,
-                    reason,
-                )
-            continue
-        logs.extend(result)
-    return credits, logs, unreadable
+    for header in recent:  # ascending: the first problem is the lowest unreadable block
+        block = next(answers)
+        results = [next(answers) for _ in filters]
+        problem = _by_hash_problem(header, block, results)
+        if problem is not None:
+            logging.getLogger("ctripctl.scan").warning(
+                "block %d (%s): %s; the pass stops before it", header.number, header.hash, problem
+            )
+            return credits, logs, header.number
+        for result in results:
+            logs.extend(result)
+    return credits, logs, None
+
+
+def _by_hash_problem(header: Header, block: Any, results: Sequence[Any]) -> str | None:
+    """Why a block's by-hash answers cannot be taken as its logs (None: they can)."""
+    if isinstance(block, RpcError):
+        return f"eth_getBlockByHash failed: {block.message}"
+    if not isinstance(block, dict) or block.get("hash") != header.hash:
+        return "the node does not know this block (eth_getBlockByHash)"
+    for result in results:
+        if isinstance(result, RpcError):
+            return f"eth_getLogs by block hash failed: {result.message}"
+        if not isinstance(result, list):
+            return f"eth_getLogs by block hash answered {result!r}, not a list"
+        if any(log.get("blockHash") != header.hash for log in result):
+            return "eth_getLogs by block hash answered logs of another block"
+    return None
+
+
+def _send_grouped(rpc: RpcClient, groups: Sequence[Sequence[Call]]) -> list[Any]:
+    """Send the calls in order, at most CALLS_PER_REQUEST per request, never splitting a
+    group (a block by hash and its logs are answered by the same node)."""
+    results: list[Any] = []
+    request: list[Call] = []
+    for group in groups:
+        if request and len(request) + len(group) > CALLS_PER_REQUEST:
+            results += rpc.batch(request)
+            request = []
+        request += group
+    if request:
+        results += rpc.batch(request)
+    return results
 
 
 def _check_receipts(candidates: list[Found], receipts: Sequence[Any]) -> list[Found]:
@@ -433,20 +466,6 @@ def _token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
 
 def _topic(address: str) -> str:
     return "0x" + "0" * 24 + address.lower().removeprefix("0x")
-
-
-def get_transfer_logs(
-    rpc: RpcClient, start: int, end: int, tokens: Sequence[str], targets: Sequence[str]
-) -> list[dict[str, Any]]:
-    """Transfer logs of `tokens` to `targets` in start..end, splitting refused ranges.
-
-    Address lists are sent in chunks of ADDRESS_CHUNK as one JSON-RPC batch; with more
-    than FETCH_ALL_THRESHOLD targets, one unfiltered query per range is cheaper for the
-    node than many OR-lists, and the local dict lookup filters it.
-    """
-    if not tokens or not targets:
-        return []
-    return _logs(rpc, start, end, list(tokens), _log_filters(targets))
 
 
 def _log_filters(targets: Sequence[str]) -> list[list[Any]]:

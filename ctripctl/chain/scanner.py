@@ -95,7 +95,9 @@ def scan(
     progress: ProgressFn | None = None,
     engine: Engine | None = None,
 ) -> PassResult:
-    """Run up to `batches` passes (stopping early once caught up with the head)."""
+    """Run up to `batches` passes, stopping early once caught up with the head or after
+    a pass that scanned no block (the node is behind, or a block near the head cannot be
+    read yet: the next pass would do the same)."""
     from ctripctl.chain.locks import scan_lock
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.db.session import Database
@@ -130,7 +132,7 @@ def scan(
                         f"(now {rpc.active_url}); nothing was recorded, retry later"
                     ) from None
             results.append(result)
-            if result.lag == 0:
+            if result.lag == 0 or result.blocks_scanned == 0:
                 break
     return combine(results, time.perf_counter() - started)
 

@@ -23,7 +23,8 @@ def scan(
         int,
         typer.Option(
             min=1,
-            help="Run up to N passes back to back (stops early once caught up with the head); "
+            help="Run up to N passes back to back (stops early once caught up with the head, "
+            "or after a pass that scanned no block); "
             "--json then prints ONE document summarising all of them.",
         ),
     ] = 1,

@@ -15,8 +15,9 @@ from ctripctl.chain.fetch import (
     Header,
     Watch,
     _consistent_prefix,
+    _log_filters,
+    _logs,
     _token_credits,
-    get_transfer_logs,
 )
 from ctripctl.chain.rpc import RpcClient, RpcError, is_range_error
 from ctripctl.errors import NodeUnavailable
@@ -179,7 +180,7 @@ def test_get_logs_splits_ranges_the_node_refuses() -> None:
     node = Node({"a": logs_node})
     targets = [f"0x{i:040x}" for i in range(1, 1201)]
     with client(node, "a") as rpc:
-        logs = get_transfer_logs(rpc, 0, 19, ["0x" + "aa" * 20], targets)
+        logs = _logs(rpc, 0, 19, ["0x" + "aa" * 20], _log_filters(targets))
     # every block once per address chunk (3 chunks of ≤ 500), never more
     assert sorted(int(log["blockNumber"], 16) for log in logs) == sorted(list(range(20)) * 3)
     assert {size for _, _, size in asked} == {500, 200}
@@ -290,55 +291,88 @@ def test_tls_is_verified_on_every_url_but_plain_http(monkeypatch: pytest.MonkeyP
 
 
 def test_receipts_range_logs_and_logs_by_hash_go_in_one_request() -> None:
-    """After the blocks: native receipts, the range logs below `by_hash_from` and each
-    newer header's logs by its hash, in ONE request. A by-hash answer the node cannot
-    give (an unknown block), or one holding another block's logs, is the lowest block
-    of the range the pass may not record: it is returned so the range is cut there."""
-    from ctripctl.chain.fetch import Found, _receipts_and_logs
+    """After the blocks: native receipts, the range logs below `by_hash_from` and, for
+    each newer header, the block and its logs by its hash, in ONE request. The lowest
+    block whose by-hash answers cannot be taken (an unknown hash, as an error or as no
+    block; another block's logs) is returned so the range is cut there."""
+    from ctripctl.chain.fetch import Found, _receipts_and_token_logs
 
     token = "0x" + "aa" * 20
-    chain = [Header(n, f"0xh{n}", f"0xh{n - 1}", 0) for n in range(10, 16)]
+    chain = [Header(n, f"0xh{n}", f"0xh{n - 1}", 0) for n in range(10, 17)]
+    unknown_block = {"error": {"code": -32000, "message": "unknown block"}}
 
     def log(number: int, block_hash: str) -> dict[str, Any]:
         return {"blockNumber": hex(number), "blockHash": block_hash}
 
-    def node(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
-        def one(call: dict[str, Any]) -> Any:
-            if call["method"] == "eth_chainId":
-                return "0x1"
-            if call["method"] == "eth_getTransactionReceipt":
-                return {"status": "0x1", "blockHash": "0xh11"}
-            query = call["params"][0]
-            if "fromBlock" in query:
-                assert (query["fromBlock"], query["toBlock"]) == ("0xa", "0xc")
-                return [log(11, "0xh11")]
-            return {
-                "0xh13": [log(13, "0xh13")],
-                "0xh14": {"error": {"code": -32000, "message": "unknown block"}},
-                "0xh15": [log(15, "0xh15-other-branch")],
-            }[query["blockHash"]]
+    def node(logs_by_hash: dict[str, Any], blocks: dict[str, Any]) -> Handler:
+        def handler(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
+            def one(call: dict[str, Any]) -> Any:
+                if call["method"] == "eth_chainId":
+                    return "0x1"
+                if call["method"] == "eth_getTransactionReceipt":
+                    return {"status": "0x1", "blockHash": "0xh11"}
+                if call["method"] == "eth_getBlockByHash":
+                    return blocks.get(call["params"][0], {"hash": call["params"][0]})
+                query = call["params"][0]
+                if "fromBlock" in query:
+                    assert (query["fromBlock"], query["toBlock"]) == ("0xa", "0xc")
+                    return [log(11, "0xh11")]
+                return logs_by_hash.get(query["blockHash"], [])
 
-        return answer(payload, one)
+            return answer(payload, one)
+
+        return handler
 
     native = Found("pay_n", "0xtx", -1, 11, "0xh11", "0xfrom", "0xto", None, 10)
-    seen = Node({"a": node})
-    with client(seen, "a") as rpc:
-        credits, logs, unreadable = _receipts_and_logs(
-            rpc, [native], chain, 10, 15, [token], ["0x" + "11" * 20], by_hash_from=13
-        )
-    assert [methods for _, methods in seen.seen][1] == [
-        "eth_getTransactionReceipt",
-        "eth_getLogs",  # 10..12 as one range
-        "eth_getLogs",  # 13, 14, 15 by hash
-        "eth_getLogs",
-        "eth_getLogs",
+    targets = ["0x" + "11" * 20]
+    cases = [  # (logs by hash, blocks by hash) -> the lowest block that cannot be read
+        ({"0xh13": [log(13, "0xh13")], "0xh14": unknown_block}, {}, 14),
+        ({"0xh13": [log(13, "0xh13")]}, {"0xh14": None}, 14),  # `[]` for logs, but no block
+        ({"0xh13": [log(13, "0xh13")], "0xh15": [log(15, "0xh15-other-branch")]}, {}, 15),
+        ({"0xh13": [log(13, "0xh13")], "0xh16": None}, {}, 16),  # not a list of logs
+        ({"0xh13": [log(13, "0xh13")]}, {}, None),
     ]
-    assert len(seen.seen) == 2  # the chain id, then everything else at once
-    assert credits == [native]
-    assert [int(entry["blockNumber"], 16) for entry in logs] == [11, 13]
-    assert unreadable == 14
+    for logs_by_hash, blocks, cut in cases:
+        seen = Node({"a": node(logs_by_hash, blocks)})
+        with client(seen, "a") as rpc:
+            credits, logs, unreadable = _receipts_and_token_logs(
+                rpc, [native], chain, 10, 16, [token], targets, by_hash_from=13
+            )
+        assert [methods for _, methods in seen.seen] == [
+            ["eth_chainId"],
+            [
+                "eth_getTransactionReceipt",
+                "eth_getLogs",  # 10..12 as one range
+                *["eth_getBlockByHash", "eth_getLogs"] * 4,  # 13..16 by hash
+            ],
+        ]
+        assert credits == [native]
+        assert unreadable == cut
+        assert [int(entry["blockNumber"], 16) for entry in logs][:2] == [11, 13]
 
-    # Every block new enough: no range query at all; all read by hash, none refused.
-    with client(Node({"a": node}), "a") as rpc:
-        _, logs, unreadable = _receipts_and_logs(rpc, [], chain[3:4], 13, 13, [token], ["0x" + "11" * 20], 0)
+    # Every block new enough: no range query at all.
+    seen = Node({"a": node({"0xh13": [log(13, "0xh13")]}, {})})
+    with client(seen, "a") as rpc:
+        _, logs, unreadable = _receipts_and_token_logs(rpc, [], chain[3:4], 13, 13, [token], targets, 0)
+    assert seen.seen[1][1] == ["eth_getBlockByHash", "eth_getLogs"]
     assert [int(entry["blockNumber"], 16) for entry in logs] == [13] and unreadable is None
+
+
+def test_calls_after_the_blocks_never_split_a_block_from_its_logs() -> None:
+    """CALLS_PER_REQUEST calls per request at most, but a block by hash and its logs
+    always travel together (one node answers both); answers come back in call order."""
+    from ctripctl.chain.fetch import CALLS_PER_REQUEST, _send_grouped
+
+    def echo(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
+        return answer(payload, lambda call: "0x1" if call["method"] == "eth_chainId" else call["params"])
+
+    groups = [[("echo", (i,))] for i in range(CALLS_PER_REQUEST - 2)]
+    groups += [
+        [("echo", (f"block{b}",)), ("echo", (f"logs{b}-1",)), ("echo", (f"logs{b}-2",))] for b in range(3)
+    ]
+    seen = Node({"a": echo})
+    with client(seen, "a") as rpc:
+        results = _send_grouped(rpc, groups)
+    assert results == [list(call[1]) for group in groups for call in group]
+    sizes = [len(methods) for _, methods in seen.seen[1:]]
+    assert sizes == [CALLS_PER_REQUEST - 2, 9]  # the first block's three calls did not fit
