@@ -35,16 +35,20 @@ web3 128; pass/floor 0.73 (in-process 0.83), pass/naive 4.1x; 24 HTTP requests p
 1,000 blocks; 10x payments 1.05x; receipts source 1,058 blocks/s (1.48x the floor).
 Other runs the same day gave 0.68-0.83 for pass/floor: the box is noisy.
 Third session (the top confirmations+16 blocks' logs read by hash, receipts and logs in
-one request), medians of 7 on a slower spell (raw floor 1.67 s): pass 437 blocks/s
-(2.29 s), pass/floor 0.73 (in-process 0.80), pass/naive 4.1x, 23 requests per 1,000
-blocks, 10x payments 1.03x, receipts source 1.60x the floor.
-Why the whole process stays near 0.75: anvil burns 2.3-3 CPU-seconds per 1,000 full
+one request after the blocks), medians of 7: pass 468 blocks/s (2.14 s; in-process
+1.88 s), raw floor 650 (1.54 s), naive web3 116; pass/floor 0.72 (paired 0.77,
+in-process 0.82), pass/naive 4.05x, 24 requests per 1,000 blocks, 10x payments 1.00x,
+receipts source 1.59x the floor.
+Why the whole process stays near 0.75: anvil burns ~2.7 CPU-seconds per 1,000 full
 blocks and keeps both cores busy, so every CPU-millisecond of the pass process costs
-wall time. The pass process uses ~1.1 CPU-s against the floor's 0.2 (getrusage, same
-run), and ~0.7 CPU-s of that is imports alone (typer ~0.08, httpx ~0.12, SQLAlchemy
-core ~0.33, its ORM and the models ~0.18; the last load while the node works). The
-second session's start-up work moved the whole process from 0.64 to 0.80 of the floor
-in one interleaved A/B run (12 reps each: 2.42 s -> 1.93 s at a 1.54 s floor).
+wall time. CPU seconds in that run (medians): the pass process 0.95, the floor's fetch
+threads 0.17, anvil 2.74 during a pass and 2.66 during the floor. On 2 cores that alone
+bounds a pass at (2.74 + 0.95) / 2 = 1.85 s against the floor's (2.66 + 0.17) / 2 =
+1.42 s: at best 0.77 of the floor, even with no serial start-up at all. ~0.7 CPU-s of
+the pass process is imports (typer ~0.08, httpx ~0.12, SQLAlchemy core ~0.33, its ORM
+and the models ~0.18; the last load while the node works). The second session's
+start-up work moved the whole process from 0.64 to 0.80 of the floor in one
+interleaved A/B run (12 reps each: 2.42 s -> 1.93 s at a 1.54 s floor).
 """
 
 from __future__ import annotations
