@@ -43,8 +43,9 @@ Why the whole process stays near 0.75: anvil burns ~2.7 CPU-seconds per 1,000 fu
 blocks and keeps both cores busy, so every CPU-millisecond of the pass process costs
 wall time. CPU seconds in that run (medians): the pass process 0.95, the floor's fetch
 threads 0.17, anvil 2.74 during a pass and 2.66 during the floor. On 2 cores that alone
-bounds a pass at (2.74 + 0.95) / 2 = 1.85 s against the floor's (2.66 + 0.17) / 2 =
-1.42 s: at best 0.77 of the floor, even with no serial start-up at all. ~0.7 CPU-s of
+means a pass cannot take less than (2.74 + 0.95) / 2 = 1.85 s, against the floor's
+measured 1.54 s: at best 0.83 of the floor, with no serial start-up and perfect overlap
+(the floor itself needs (2.66 + 0.17) / 2 = 1.42 s of both cores). ~0.7 CPU-s of
 the pass process is imports (typer ~0.08, httpx ~0.12, SQLAlchemy core ~0.33, its ORM
 and the models ~0.18; the last load while the node works). The second session's
 start-up work moved the whole process from 0.64 to 0.80 of the floor in one
