@@ -57,6 +57,12 @@ def scan(cli: Cli, *args: str) -> dict[str, Any]:
     return cli.ok("scan", "--chain", "local", *args)
 
 
+def standing(cli: Cli, payment: dict[str, Any]) -> tuple[str, str]:
+    """The payment's (status, received_base) as `payment show` reports them now."""
+    shown = cli.ok("payment", "show", payment["id"])
+    return shown["status"], shown["received_base"]
+
+
 def hexed(tx: dict[str, Any]) -> dict[str, Any]:
     """A transaction request for anvil_reorg (numbers as hex quantities)."""
     return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
@@ -102,8 +108,7 @@ def test_tip_replaced_after_its_logs_were_read(
     set_config(config_file, rpc_urls=f'["{anvil.url}"]')
     second = scan(cli)
     assert second["reorg_depth"] == 1 and second["transfers_found"] == 1
-    shown = cli.ok("payment", "show", p["id"])
-    assert shown["status"] == "detected" and shown["received_base"] == str(5 * USDT)
+    assert standing(cli, p) == ("detected", str(5 * USDT))
 
 
 @pytest.mark.parametrize("unknown_hash", ["error", "empty"])
@@ -171,12 +176,11 @@ def test_logs_from_a_backend_behind_the_headers(
     assert first_pass.index("range") > max(i for i, e in enumerate(first_pass) if e == "blocks answered")
     assert first["checkpoint"] == tip - 1 and first["transfers_found"] == 0
     assert first["passes"] == 2  # the second pass scanned nothing: no use in a third
-    assert cli.ok("payment", "show", p["id"])["status"] == "pending"
+    assert standing(cli, p) == ("pending", "0")
     set_config(config_file, rpc_urls=f'["{anvil.url}"]')
     second = scan(cli)
     assert second["from_block"] == tip and second["transfers_found"] == 1
-    shown = cli.ok("payment", "show", p["id"])
-    assert shown["status"] == "detected" and shown["received_base"] == str(5 * USDT)
+    assert standing(cli, p) == ("detected", str(5 * USDT))
 
 
 @pytest.mark.parametrize("answer", ["missing", "other-block"])
@@ -215,7 +219,7 @@ def test_receipts_of_another_block_cut_the_range(
     assert first["checkpoint"] == tip - 1 and first["transfers_found"] == 0
     set_config(config_file, rpc_urls=f'["{anvil.url}"]')
     assert scan(cli)["transfers_found"] == 1
-    assert cli.ok("payment", "show", p["id"])["status"] == "detected"
+    assert standing(cli, p) == ("detected", str(5 * USDT))
 
 
 def test_rescan_ending_between_two_blocks_of_one_transaction(
