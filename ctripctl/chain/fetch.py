@@ -7,8 +7,9 @@ keep-alive httpx client:
   `in_flight` requests at once (a small thread pool; the work is I/O plus JSON decoding,
   and each batch is reduced to its headers and matches as soon as it arrives, so memory
   stays bounded by the requests in flight, not by the range);
-* once every block request has been answered, ONE more request (more only for very
-  many calls, or to split a refused range): the receipts of the native matches, so a
+* once every block request has been answered, requests of at most CALLS_PER_REQUEST
+  calls, one after another (usually one; more in a catch-up pass that reaches the head,
+  or to split a refused range): the receipts of the native matches, so a
   reverted transaction is never counted (status must be 0x1), and `eth_getLogs` for the
   ERC-20 Transfer topic of the configured tokens with the watched addresses in topic 2
   — in chunks of `ADDRESS_CHUNK` addresses, or, above `FETCH_ALL_THRESHOLD` addresses,
@@ -336,7 +337,7 @@ def _receipts_and_token_logs(
     targets: Sequence[str],
     by_hash_from: int | None,
 ) -> tuple[list[Found], list[dict[str, Any]], int | None]:
-    """After the blocks, in one request (CALLS_PER_REQUEST calls each): the receipts of the
+    """After the blocks, in requests of CALLS_PER_REQUEST calls: the receipts of the
     native candidates, the range logs below `by_hash_from`, and for each header from
     `by_hash_from` on, the block by its hash plus its logs by its hash. Returns
     (successful native credits, token logs, the lowest block whose logs could not be read
@@ -344,9 +345,13 @@ def _receipts_and_token_logs(
 
     The block by hash is asked beside its logs because some nodes answer `[]`, not an
     error, for the logs of a hash they do not know (reth until March 2024, Besu 24.10,
-    anvil until April 2026, Frontier-based chains: reported in their issue trackers); a
-    node that answers the block knows it, and so its logs. The two travel in one request
-    (`_send_grouped`), so one node answers both."""
+    anvil until April 2026, Frontier-based chains: reported in their issue trackers). The
+    two travel in one request (`_send_grouped`). That closes the gap on the assumptions
+    that one node answers one request, and that a node which serves a block has executed
+    it (so its logs are there) — true of the clients and providers we know, not promised
+    by any spec. A check of the block's logsBloom would not depend on them, but a busy
+    block (hundreds of logs) sets most of the bloom's 2,048 bits, so the bloom would
+    "match" some watched address in nearly every block and hold every pass a window behind."""
     filters = _log_filters(targets) if tokens and targets else []
     tokens = list(tokens)
     range_end = end if by_hash_from is None else min(end, by_hash_from - 1)

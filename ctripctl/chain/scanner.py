@@ -96,8 +96,9 @@ def scan(
     engine: Engine | None = None,
 ) -> PassResult:
     """Run up to `batches` passes, stopping early once caught up with the head or after
-    a pass that scanned no block (the node is behind, or a block near the head cannot be
-    read yet: the next pass would do the same)."""
+    a pass that scanned no block (the node is behind, or the range was cut at its first
+    block, e.g. a block near the head not readable by hash yet): an immediate retry
+    rarely helps, the next cron run tries again."""
     from ctripctl.chain.locks import scan_lock
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.db.session import Database

@@ -113,16 +113,24 @@ def test_tip_replaced_after_its_logs_were_read(
 
 @pytest.mark.parametrize("unknown_hash", ["error", "empty"])
 def test_logs_from_a_backend_behind_the_headers(
-    unknown_hash: str, cli: Cli, chain: Chain, token: Any, anvil: Anvil, config_file: Path, database_url: str
+    unknown_hash: str,
+    cli: Cli,
+    chain: Chain,
+    token: Any,
+    anvil: Anvil,
+    config_file: Path,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A load-balanced provider answers the block requests from an up-to-date backend and
     the logs from one a block behind, which (as geth and anvil do past their head)
     returns the range's logs up to ITS head and, without an error, nothing for the newest
     block. Read as one range, the tip's USDT credit would be missed for good: the
     checkpoint would move past it. The blocks that can still change are read by hash,
-    which the lagging backend does not know — it says so with an error, or (`empty`, as
-    some nodes do) answers `[]` for the logs and no block for eth_getBlockByHash: either
-    way the pass stops before the tip, and the next one finds the credit."""
+    which the lagging backend does not know. `error`: its eth_getLogs by hash says so
+    (the block itself, asked alongside, comes from an up-to-date backend); `empty`: it
+    answers `[]` for the logs, as some nodes do, and no block for eth_getBlockByHash.
+    Either way the pass stops before the tip, and the next one finds the credit."""
     p = create(cli, "5", "--token", "USDT")
     chain.mine(150)  # older than the by-hash window (logs read as one range); 4 block requests
     tip = chain.send_token(token, p["address"], 5 * USDT)["blockNumber"]
@@ -132,7 +140,7 @@ def test_logs_from_a_backend_behind_the_headers(
     def lagging(call: dict[str, Any]) -> Any:
         """The lagging backend's own answer to a call about the tip, or None: forward it."""
         method, params = call["method"], call["params"]
-        if method == "eth_getBlockByHash" and params[0] == tip_hash:
+        if method == "eth_getBlockByHash" and params[0] == tip_hash and unknown_hash == "empty":
             return {"result": None}
         if method == "eth_getLogs" and params[0].get("blockHash") == tip_hash:
             return (
@@ -176,6 +184,11 @@ def test_logs_from_a_backend_behind_the_headers(
     assert first_pass.index("range") > max(i for i, e in enumerate(first_pass) if e == "blocks answered")
     assert first["checkpoint"] == tip - 1 and first["transfers_found"] == 0
     assert first["passes"] == 2  # the second pass scanned nothing: no use in a third
+    reason = {
+        "error": "eth_getLogs by block hash failed: unknown block",
+        "empty": "the node does not know this block (eth_getBlockByHash)",
+    }[unknown_hash]
+    assert f"block {tip} ({tip_hash}): {reason}; the pass stops before it" in caplog.messages
     assert standing(cli, p) == ("pending", "0")
     set_config(config_file, rpc_urls=f'["{anvil.url}"]')
     second = scan(cli)
