@@ -483,7 +483,7 @@ def _log_filters(targets: Sequence[str]) -> list[list[Any]]:
     ]
 
 
-def _range_call(start: int, end: int, tokens: list[str], topics: list[Any]) -> tuple[str, tuple[Any, ...]]:
+def _range_call(start: int, end: int, tokens: list[str], topics: list[Any]) -> Call:
     return (
         "eth_getLogs",
         ({"fromBlock": hex(start), "toBlock": hex(end), "address": tokens, "topics": topics},),
