@@ -71,10 +71,10 @@ def confirm(
 ) -> ConfirmResult:
     """Run one confirm pass of `chain_name` (InputError if it is not configured)."""
     from ctripctl.chain.rpc import RpcClient
-    from ctripctl.db.session import get_engine
+    from ctripctl.db.session import get_existing_engine
 
     chain = config.chain(chain_name)
-    engine = engine or get_engine(config.database_url)
+    engine = engine or get_existing_engine(config.database_url)
     if rpc is not None:
         return one_pass(engine, rpc, chain, now=now)
     with RpcClient(

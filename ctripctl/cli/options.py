@@ -59,6 +59,6 @@ def load(config_path: Path | None) -> Config:
 
 
 def engine(config: Config) -> Engine:
-    from ctripctl.db.session import get_engine
+    from ctripctl.db.session import get_existing_engine
 
-    return get_engine(config.database_url)
+    return get_existing_engine(config.database_url)

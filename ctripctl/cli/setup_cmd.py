@@ -112,11 +112,17 @@ def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) ->
         ctripctl db current --json
     """
     with cli_errors():
+        import os
+
         from ctripctl.config import mask_url
         from ctripctl.db.migrate import current, head
+        from ctripctl.db.session import sqlite_path
 
         config = load(config_path)
-        now, newest = current(config.database_url), head()
+        path = sqlite_path(config.database_url)
+        # A SQLite file that does not exist yet is at no revision: say so without creating it.
+        missing = path is not None and not os.path.exists(path)
+        now, newest = (None if missing else current(config.database_url)), head()
         doc = {
             "database_url": mask_url(config.database_url),
             "current": now,

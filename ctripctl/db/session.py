@@ -66,6 +66,15 @@ def get_engine(url: str) -> Engine:
     return engine
 
 
+def get_existing_engine(url: str) -> Engine:
+    """`get_engine` for every command but `init` and `db upgrade`: a SQLite file that does
+    not exist is DatabaseUnavailable (exit 5), not created empty by the first connection."""
+    path = sqlite_path(url)
+    if path is not None:
+        require_sqlite_file(path)
+    return get_engine(url)
+
+
 def dispose_engines() -> None:
     """Close every pooled connection of this process (the CLI calls it on exit).
 
@@ -104,7 +113,9 @@ def require_sqlite_file(path: str) -> None:
     import os
 
     if not os.path.exists(path):
-        raise DatabaseUnavailable(f"the database file {path} does not exist; run `ctripctl db upgrade`")
+        raise DatabaseUnavailable(
+            f"database unavailable: the database file {path} does not exist; run `ctripctl db upgrade`"
+        )
 
 
 class Database:

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import inspect
 
 from ctripctl.db.migrate import head
-from ctripctl.db.session import get_engine
+from ctripctl.db.session import get_engine, sqlite_path
+from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.config import write_config
 from tests.support.databases import postgres_schema, sqlite_file
@@ -51,6 +52,9 @@ def one_line_error(run: object, code: int) -> str:
 
 def test_unmigrated_database_is_a_clear_error(tmp_path: Path, empty_url: str) -> None:
     cli = cli_for(tmp_path, empty_url)
+    path = sqlite_path(empty_url)
+    if path is not None:
+        Path(path).touch()  # an empty file (a missing one is test_commands_on_a_missing_sqlite_file…)
     for args in (
         ("payment", "list"),
         ("payment", "create", "--chain", "local", "--amount", "1"),
@@ -69,6 +73,8 @@ def test_upgrade_is_idempotent_and_current_reports(tmp_path: Path, empty_url: st
     assert (before["current"], before["head"], before["up_to_date"]) == (None, head(), False)
     human = cli("db", "current")
     assert human.exit_code == 0 and "run `ctripctl db upgrade`" in human.stdout, human
+    path = sqlite_path(empty_url)
+    assert path is None or not Path(path).exists()  # asking created no SQLite file
 
     first = cli.ok("db", "upgrade")
     assert (first["from"], first["to"]) == (None, head())
@@ -137,3 +143,30 @@ def test_schema_older_than_the_code(tmp_path: Path, database_url: str) -> None:
     cli = cli_for(tmp_path, database_url)
     message = one_line_error(cli("payment", "create", "--chain", "local", "--amount", "1"), 5)
     assert "lease_until" in message and "run `ctripctl db upgrade`" in message
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("payment", "list"),
+        ("payment", "show", "pay_x"),
+        ("payment", "create", "--chain", "local", "--amount", "1"),
+        ("webhooks", "list"),
+        ("webhooks", "flush"),
+        ("status",),
+        ("chain", "status", "local"),
+        ("confirm", "--chain", "local"),
+    ],
+)
+def test_commands_on_a_missing_sqlite_file_create_nothing(
+    command: tuple[str, ...], tmp_path: Path, anvil: Anvil
+) -> None:
+    """Only `init` and `db upgrade` create the database: every other command on a mistyped
+    SQLite path exits 5 with the fix, and leaves no empty database file behind (`db
+    current` reports no revision: test_upgrade_is_idempotent_and_current_reports)."""
+    missing = tmp_path / "nowhere.db"
+    config = write_config(tmp_path / "ctrip.toml", database_url=f"sqlite:///{missing}", rpc_urls=[anvil.url])
+    run = Cli(config)(*command)
+    assert run.exit_code == 5, run
+    assert f"the database file {missing} does not exist" in run.stderr and "db upgrade" in run.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ctrip.toml"]
