@@ -84,7 +84,7 @@ def payment_panel(
         ("pay to", p["address"]),
         ("received", f"{p['received']} (confirmed {p['confirmed']})"),
         ("reference", escape(p["reference"] or "-")),  # user text: never rich markup
-        ("webhook", escape(p["webhook_url"] or "(default)")),
+        ("webhook", escape(p["webhook_url"] or "([webhooks] default_url)")),
         ("expires", p["expires_at"]),
         ("created", p["created_at"]),
     ]

@@ -173,7 +173,7 @@ def retry(
     if as_json:
         emit_json(event)
         return
-    console().print(f"{event['id']} re-queued; the next `ctripctl webhooks flush` delivers it.")
+    console().print(f"{event['id']} re-queued for the next `ctripctl webhooks flush`.")
 
 
 def _status(status: str) -> str:
