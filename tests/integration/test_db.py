@@ -10,7 +10,6 @@ from sqlalchemy import inspect
 
 from ctripctl.db.migrate import head
 from ctripctl.db.session import get_engine, sqlite_path
-from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.config import write_config
 from tests.support.databases import postgres_schema, sqlite_file
@@ -158,15 +157,12 @@ def test_schema_older_than_the_code(tmp_path: Path, database_url: str) -> None:
         ("confirm", "--chain", "local"),
     ],
 )
-def test_commands_on_a_missing_sqlite_file_create_nothing(
-    command: tuple[str, ...], tmp_path: Path, anvil: Anvil
-) -> None:
+def test_commands_on_a_missing_sqlite_file_create_nothing(command: tuple[str, ...], tmp_path: Path) -> None:
     """Only `init` and `db upgrade` create the database: every other command on a mistyped
     SQLite path exits 5 with the fix, and leaves no empty database file behind (`db
     current` reports no revision: test_upgrade_is_idempotent_and_current_reports)."""
     missing = tmp_path / "nowhere.db"
-    config = write_config(tmp_path / "ctrip.toml", database_url=f"sqlite:///{missing}", rpc_urls=[anvil.url])
-    run = Cli(config)(*command)
+    run = cli_for(tmp_path, f"sqlite:///{missing}")(*command)  # no node: the database check comes first
     assert run.exit_code == 5, run
     assert f"the database file {missing} does not exist" in run.stderr and "db upgrade" in run.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctrip.toml"]
