@@ -34,13 +34,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ctripctl.chain.confirmer import BLOCKS_PER_REQUEST, check_canonical, one_pass  # noqa: E402
 from ctripctl.chain.rpc import RpcClient  # noqa: E402
 from ctripctl.config import load_config  # noqa: E402
 from ctripctl.db import confirm_store, migrate  # noqa: E402
 from ctripctl.db.models import ChainState, Payment, Transfer  # noqa: E402
 from ctripctl.db.session import get_engine, transaction  # noqa: E402
 from ctripctl.domain.ids import new_id  # noqa: E402
+from ctripctl.passes.confirm import BLOCKS_PER_REQUEST, check_canonical, one_pass  # noqa: E402
 from tests.support.anvil import Anvil  # noqa: E402
 from tests.support.config import write_config  # noqa: E402
 

@@ -8,7 +8,7 @@ after --delay seconds (20 ms).
 
 Measured in one run (medians of --rounds):
 
-  flush        ctripctl.webhooks.flush.flush — what `ctripctl webhooks flush` runs: claim
+  flush        ctripctl.passes.flush.flush — what `ctripctl webhooks flush` runs: claim
                under a lease, deliver concurrently over one pooled AsyncClient, record
   sequential   the baseline: for each event, claim it (one transaction), sign and POST it
                with a keep-alive sync httpx.Client, wait for the answer, record the outcome
@@ -41,9 +41,9 @@ import httpx  # noqa: E402
 from ctripctl.config import Config, load_config  # noqa: E402
 from ctripctl.db.session import get_engine, transaction  # noqa: E402
 from ctripctl.domain.signing import secret_key  # noqa: E402
+from ctripctl.passes.flush import flush  # noqa: E402
 from ctripctl.webhooks import claims, schedule  # noqa: E402
 from ctripctl.webhooks.delivery import USER_AGENT, body_bytes, signed_headers  # noqa: E402
-from ctripctl.webhooks.flush import flush  # noqa: E402
 from tests.support.databases import migrated  # noqa: E402
 from tests.support.webhooks import hook_config, make_payments  # noqa: E402
 

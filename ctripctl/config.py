@@ -244,7 +244,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
 
 
 def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[str, str]) -> ChainConfig:
-    from ctripctl.chain.addresses import parse_address
+    from ctripctl.evm.addresses import parse_address
 
     where = f"chains.{name}"
     if not _NAME.fullmatch(name):
@@ -377,7 +377,7 @@ def _xpub(path: Path, from_env: str | None, from_file: str) -> str | None:
     The curve point is checked where addresses are derived (`parse_xpub`): a typo already
     fails the base58 checksum, and commands that derive nothing skip coincurve's import.
     """
-    from ctripctl.chain.wallet import check_xpub
+    from ctripctl.evm.wallet import check_xpub
 
     xpub = from_env or from_file or None
     if xpub is None:

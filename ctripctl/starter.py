@@ -61,9 +61,9 @@ def write_starter(
     allow_private_targets: bool = True,
 ) -> StarterFiles:
     """Write ctrip.toml plus 0600 mnemonic and webhook-secret files; refuse to overwrite."""
-    from ctripctl.chain.wallet import new_wallet
     from ctripctl.config import check_database_url
     from ctripctl.domain.signing import new_secret
+    from ctripctl.evm.wallet import new_wallet
 
     base = config_path.parent
     mnemonic_path = base / (config_path.stem + ".mnemonic")

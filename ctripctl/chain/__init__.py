@@ -1,4 +1,5 @@
-"""Chain access: addresses, xpub derivation, the JSON-RPC client, scan and confirm passes.
+"""Network I/O to the chain: the JSON-RPC client and block/log/receipt fetching.
 
-Importing this package is cheap; the heavy modules import their libraries lazily.
+Returns plain records (ctripctl.domain.records); never touches the database. Importing
+this package is cheap; the heavy modules import their libraries lazily.
 """

@@ -40,7 +40,7 @@ def confirm(
     result: dict[str, Any] | None = None
     try:
         with cli_errors():
-            from ctripctl.chain.confirmer import confirm as run_confirm
+            from ctripctl.passes.confirm import confirm as run_confirm
 
             config = load(config_path)
             result = run_confirm(config, chain).to_json()

@@ -14,7 +14,7 @@ from ctripctl.cli.output import cli_errors, console, emit_json, err_console, is_
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
-    from ctripctl.chain.scanner import ProgressFn
+    from ctripctl.passes.scan import ProgressFn
 
 
 def scan(
@@ -62,7 +62,7 @@ def scan(
     result: dict[str, Any] | None = None
     try:
         with cli_errors():
-            from ctripctl.chain.scanner import scan as run_scan
+            from ctripctl.passes.scan import scan as run_scan
 
             config = load(config_path)
             with _progress(enabled=not as_json and is_terminal()) as progress:

@@ -15,7 +15,7 @@ from ctripctl.cli.output import cli_errors, console, emit_json, err_console, is_
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
-    from ctripctl.webhooks.flush import ProgressFn
+    from ctripctl.passes.flush import ProgressFn
 
 app = typer.Typer(help="Deliver and inspect webhook events (the outbox).", no_args_is_help=True)
 
@@ -50,7 +50,7 @@ def flush(
     result: dict[str, Any] | None = None
     try:
         with cli_errors():
-            from ctripctl.webhooks.flush import flush as run_flush
+            from ctripctl.passes.flush import flush as run_flush
 
             config = load(config_path)
             with _progress(enabled=not as_json and is_terminal()) as progress:

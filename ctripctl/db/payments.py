@@ -81,7 +81,7 @@ def create_payments(
     Returns (payment, created) pairs in request order. Each new payment gets a fresh
     derivation index and its `payment.created` outbox event in this same transaction.
     """
-    from ctripctl.chain.wallet import deposit_addresses
+    from ctripctl.evm.wallet import deposit_addresses
 
     if xpub is None:
         raise InputError("no wallet configured: set [wallet] xpub or CTRIP_XPUB")

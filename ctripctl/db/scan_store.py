@@ -25,7 +25,6 @@ from sqlalchemy import BigInteger, and_, case, delete, insert, literal, or_, sel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ctripctl.chain.addresses import to_checksum
 from ctripctl.chain.fetch import Found, Header, Watch
 from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
@@ -33,6 +32,7 @@ from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
 from ctripctl.errors import Busy
+from ctripctl.evm.addresses import to_checksum
 
 #: Test-only fault injection (tests/integration/test_scan_faults.py): when set to
 #: "crash-before-commit" / "crash-after-commit", the process exits with FAULT_EXIT_CODE

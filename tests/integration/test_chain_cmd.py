@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ctripctl.chain.addresses import to_checksum
+from ctripctl.evm.addresses import to_checksum
 from tests.support.anvil import Anvil, free_port
 from tests.support.cli import Cli
 from tests.support.config import write_config

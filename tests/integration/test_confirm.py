@@ -365,7 +365,7 @@ def test_expiry_waits_until_the_scan_has_covered_the_expiry_time(
 ) -> None:
     """Library level, so the clock can be set: a payment paid on time but not scanned yet
     must not be expired under the customer's feet."""
-    from ctripctl.chain.confirmer import confirm as confirm_pass
+    from ctripctl.passes.confirm import confirm as confirm_pass
 
     config = load_config(config_file)
     p = create(cli, "1")
@@ -392,8 +392,8 @@ def test_a_lagging_confirm_node_does_not_make_the_scan_look_caught_up(
 ) -> None:
     """The primary node is down, the backup lags: its head equals the scanner's stale
     checkpoint, but a higher head was seen before, so nothing is expired on its word."""
-    from ctripctl.chain.confirmer import confirm as confirm_pass
     from ctripctl.db import confirm_store
+    from ctripctl.passes.confirm import confirm as confirm_pass
 
     config = load_config(config_file)
     engine = get_engine(database_url)
@@ -425,8 +425,8 @@ def test_a_caught_up_scanner_expires_only_after_a_grace_period(
     cli: Cli, config_file: Path, database_url: str
 ) -> None:
     """A block stamped before the expiry can reach the node after the clock passed it."""
-    from ctripctl.chain.confirmer import confirm as confirm_pass
     from ctripctl.db.confirm_store import EXPIRY_GRACE
+    from ctripctl.passes.confirm import confirm as confirm_pass
 
     config = load_config(config_file)
     p = create(cli, "1")
@@ -511,7 +511,7 @@ def test_crash_before_commit_loses_nothing(
 def test_two_passes_at_once_confirm_once(
     cli: Cli, chain: Chain, config_file: Path, database_url: str
 ) -> None:
-    from ctripctl.chain.confirmer import confirm as confirm_pass
+    from ctripctl.passes.confirm import confirm as confirm_pass
 
     config = load_config(config_file)
     payments = [create(cli, "0.01") for _ in range(4)]
@@ -561,9 +561,9 @@ def test_a_stale_verdict_never_overwrites_a_concurrent_orphaning(
 ) -> None:
     """Confirm judged a credit canonical, then a scan orphaned it before confirm committed:
     the compare-and-set leaves the orphaning alone and the payment is not confirmed."""
-    from ctripctl.chain.confirmer import check_canonical
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.db import confirm_store
+    from ctripctl.passes.confirm import check_canonical
 
     p = create(cli, "0.2")
     chain.send_eth(p["address"], ETH // 5)
@@ -594,8 +594,8 @@ def test_scan_and_confirm_running_at_the_same_time(
 ) -> None:
     """Cron starts scan and confirm together: neither reports busy, none deadlocks, and
     the end state is what running them one after the other gives."""
-    from ctripctl.chain.confirmer import confirm as confirm_pass
-    from ctripctl.chain.scanner import scan as scan_pass
+    from ctripctl.passes.confirm import confirm as confirm_pass
+    from ctripctl.passes.scan import scan as scan_pass
 
     config = load_config(config_file)
     payments = []

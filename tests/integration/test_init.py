@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ctripctl.chain.wallet import account_xpub, deposit_address
 from ctripctl.config import load_config
 from ctripctl.db.migrate import head
+from ctripctl.evm.wallet import account_xpub, deposit_address
 from tests.support.cli import Cli
 from tests.support.databases import postgres_schema
 

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from ctripctl.chain.wallet import deposit_address
 from ctripctl.config import load_config
 from ctripctl.db.models import Payment, WebhookEvent
 from ctripctl.db.payments import create_idempotent
 from ctripctl.db.session import transaction
+from ctripctl.evm.wallet import deposit_address
 from ctripctl.payment_request import build_request
 from tests.support.config import TEST_XPUB, write_config
 

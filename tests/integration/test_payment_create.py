@@ -16,7 +16,7 @@ def count(url: str, model: type) -> int:
 
 
 def test_create_native_payment(cli: Cli, database_url: str) -> None:
-    from ctripctl.chain.wallet import deposit_address
+    from ctripctl.evm.wallet import deposit_address
 
     p = cli.ok("payment", "create", "--chain", "local", "--amount", "1.25", "--metadata", "order=7")
     assert p["id"].startswith("pay_")

@@ -210,7 +210,7 @@ def test_wrong_chain_id_is_refused(
 @pytest.mark.parametrize("with_engine", [False, True], ids=["url", "engine"])
 def test_scan_lock_is_per_chain_and_released(database_url: str, with_engine: bool) -> None:
     """Both ways to the lock: a plain URL (on SQLite: the file, no engine made) and an engine."""
-    from ctripctl.chain.locks import scan_lock
+    from ctripctl.db.locks import scan_lock
     from ctripctl.db.session import Database
     from ctripctl.errors import Busy
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ctripctl.chain.wallet import account_xpub
+from ctripctl.evm.wallet import account_xpub
 from tests.support.evm import TEST_MNEMONIC
 
 TEST_XPUB = account_xpub(TEST_MNEMONIC)

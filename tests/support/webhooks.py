@@ -13,8 +13,8 @@ from ctripctl.db.models import Payment, WebhookAttempt, WebhookEvent
 from ctripctl.db.outbox import enqueue
 from ctripctl.db.payments import create_payments
 from ctripctl.db.session import get_engine, transaction
+from ctripctl.passes.flush import FlushResult, flush
 from ctripctl.payment_request import build_request
-from ctripctl.webhooks.flush import FlushResult, flush
 from tests.support.config import write_config
 
 UNUSED_RPC = "http://127.0.0.1:9"  # webhook commands never talk to the node

@@ -7,9 +7,9 @@ from Crypto.Hash import keccak as reference_keccak
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ctripctl.chain.addresses import parse_address, to_checksum
-from ctripctl.chain.keccak import keccak256
 from ctripctl.errors import InputError
+from ctripctl.evm.addresses import parse_address, to_checksum
+from ctripctl.evm.keccak import keccak256
 
 # The EIP-55 specification's own test vectors.
 EIP55 = [

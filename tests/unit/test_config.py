@@ -198,7 +198,7 @@ def test_path_from_env_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_env_overrides(tmp_path: Path) -> None:
-    from ctripctl.chain.wallet import account_xpub
+    from ctripctl.evm.wallet import account_xpub
 
     other_xpub = account_xpub("legal winner thank year wave sausage worth useful legal winner thank yellow")
     env = {

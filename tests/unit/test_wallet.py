@@ -7,7 +7,8 @@ from bip_utils import Bip44, Bip44Changes, Bip44Coins
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ctripctl.chain.wallet import (
+from ctripctl.errors import InputError
+from ctripctl.evm.wallet import (
     account_xpub,
     deposit_address,
     deposit_addresses,
@@ -15,7 +16,6 @@ from ctripctl.chain.wallet import (
     new_wallet,
     parse_xpub,
 )
-from ctripctl.errors import InputError
 
 ABANDON = "abandon " * 11 + "about"
 # m/44'/60'/0'/0/0 of the "abandon … about" mnemonic, as every Ethereum wallet derives it.
@@ -108,7 +108,7 @@ def _base58check(payload: bytes) -> str:
 
 def test_an_xpub_off_the_curve_passes_the_cheap_check_and_fails_derivation() -> None:
     """Config loading runs check_xpub (no coincurve); deriving an address checks the point."""
-    from ctripctl.chain.wallet import _base58check_decode, check_xpub
+    from ctripctl.evm.wallet import _base58check_decode, check_xpub
 
     payload = _base58check_decode(ABANDON_XPUB)
     off_curve = _base58check(payload[:45] + b"\x02" + b"\xff" * 32)  # x >= the field prime

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from ctripctl.chain.addresses import to_checksum
-from ctripctl.chain.keccak import bulk_keccak256, keccak256
 from ctripctl.errors import InputError
+from ctripctl.evm.addresses import to_checksum
+from ctripctl.evm.keccak import bulk_keccak256, keccak256
 
 if TYPE_CHECKING:
     from bip_utils import Bip44

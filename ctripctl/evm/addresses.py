@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from ctripctl.chain.keccak import keccak256
 from ctripctl.errors import InputError
+from ctripctl.evm.keccak import keccak256
 
 _HEX_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 

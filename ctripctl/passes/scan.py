@@ -4,7 +4,7 @@
     scan(config, "eth", batches=10)          # up to 10 passes, stopping once caught up
     scan(config, "eth", from_block=N)        # operator rescan: rewind the checkpoint to N−1
 
-A pass, under the chain's scan lock (chain/locks.py; a second pass gets Busy):
+A pass, under the chain's scan lock (db/locks.py; a second pass gets Busy):
 
 1. read the checkpoint (before the first pass: start_block − 1) and ask the node for
    its head and its hash of the checkpoint block, in one request;
@@ -99,8 +99,8 @@ def scan(
     a pass that scanned no block (the node is behind, or the range was cut at its first
     block, e.g. a block near the head not readable by hash yet): an immediate retry
     rarely helps, the next cron run tries again."""
-    from ctripctl.chain.locks import scan_lock
     from ctripctl.chain.rpc import RpcClient
+    from ctripctl.db.locks import scan_lock
     from ctripctl.db.session import Database
 
     if batches < 1:
