@@ -49,11 +49,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from ctripctl.domain.durations import parse_duration
 from ctripctl.domain.inputs import check_webhook_url
 from ctripctl.errors import InputError
+from ctripctl.urls import mask_url
 
 DEFAULT_PATH = "ctrip.toml"
 NATIVE_DECIMALS = 18
@@ -421,19 +422,3 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(base / url[len(prefix) :])
     return url
-
-
-def mask_url(url: str) -> str:
-    """Hide the password (and API-key-like path/query secrets stay as given) in a URL."""
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
-    except ValueError:  # unparseable: hide whatever sits between // and @
-        return re.sub(r"//[^/]*@", "//***@", url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    netloc = f"{parts.username}:***@{host}" if parts.username else f"***@{host}"
-    return urlunsplit(parts._replace(netloc=netloc))

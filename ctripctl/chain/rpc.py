@@ -30,8 +30,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from ctripctl.config import mask_url
 from ctripctl.errors import NodeUnavailable
+from ctripctl.urls import mask_url
 
 Call = tuple[str, Sequence[Any]]
 

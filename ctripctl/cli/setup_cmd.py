@@ -36,10 +36,10 @@ def init(
     """
     with cli_errors():
         from ctripctl.config import config_path as resolve_path
-        from ctripctl.config import mask_url
         from ctripctl.db.migrate import upgrade
         from ctripctl.errors import Unavailable
         from ctripctl.starter import write_starter
+        from ctripctl.urls import mask_url
 
         path = resolve_path(config_path)
         files = write_starter(
@@ -88,8 +88,8 @@ def db_upgrade(
         CTRIP_DATABASE_URL=postgresql+psycopg://ctrip@db/ctrip ctripctl db upgrade
     """
     with cli_errors():
-        from ctripctl.config import mask_url
         from ctripctl.db.migrate import current, upgrade
+        from ctripctl.urls import mask_url
 
         config = load(config_path)
         before = current(config.database_url)
@@ -114,9 +114,9 @@ def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) ->
     with cli_errors():
         import os
 
-        from ctripctl.config import mask_url
         from ctripctl.db.migrate import current, head
         from ctripctl.db.session import sqlite_path
+        from ctripctl.urls import mask_url
 
         config = load(config_path)
         path = sqlite_path(config.database_url)

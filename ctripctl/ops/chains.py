@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ctripctl.config import ChainConfig, Config, mask_url
+from ctripctl.config import ChainConfig, Config
 from ctripctl.ops import health
 from ctripctl.ops.status import PROBE_ATTEMPTS, PROBE_TIMEOUT_S
+from ctripctl.urls import mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

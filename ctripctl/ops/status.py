@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ctripctl.config import ChainConfig, Config, mask_url
+from ctripctl.config import ChainConfig, Config
 from ctripctl.domain.lifecycle import RECEIVING, Status
 from ctripctl.ops import health
+from ctripctl.urls import mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -35,9 +35,10 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from ctripctl.config import WebhookConfig, mask_url
+from ctripctl.config import WebhookConfig
 from ctripctl.domain.signing import secret_key
 from ctripctl.errors import DatabaseUnavailable, InputError
+from ctripctl.urls import mask_url
 from ctripctl.webhooks import claims, schedule
 from ctripctl.webhooks.delivery import TargetGuard, make_client, send
 

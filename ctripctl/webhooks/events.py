@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from ctripctl.config import mask_url
 from ctripctl.db.models import WebhookAttempt, WebhookEvent
 from ctripctl.db.snapshot import iso
 from ctripctl.errors import InputError, NotFound, RuleError
+from ctripctl.urls import mask_url
 from ctripctl.webhooks.schedule import DEAD, DELIVERED, PENDING, SKIPPED
 
 STATUSES = (PENDING, DELIVERED, DEAD, SKIPPED)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from ctripctl.config import load_config, mask_url
+from ctripctl.config import load_config
 from ctripctl.errors import InputError
+from ctripctl.urls import mask_url
 from tests.support.config import TEST_SECRET, TEST_XPUB
 
 USDT = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
