@@ -52,6 +52,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ctripctl.chain.rpc import Call, RpcClient, RpcError, is_range_error
+from ctripctl.domain.records import Found, Header, Watch
 from ctripctl.errors import NodeUnavailable
 
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -61,41 +62,6 @@ ADDRESS_CHUNK = 500  # addresses per eth_getLogs topic-2 list (providers cap OR-
 FETCH_ALL_THRESHOLD = 2_000  # above this, fetch all Transfer logs of the tokens and filter here
 CALLS_PER_REQUEST = BLOCKS_PER_REQUEST  # receipts + logs calls per request: the same batch cap
 NATIVE = None
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A watched deposit address: which payment, in which asset (None: the native coin)."""
-
-    payment_id: str
-    token_address: str | None  # lowercase
-
-
-@dataclass(frozen=True)
-class Header:
-    number: int
-    hash: str
-    parent_hash: str
-    timestamp: int
-
-
-@dataclass(frozen=True)
-class Found:
-    """One credit to a watched address, as read from the node (addresses lowercase)."""
-
-    payment_id: str
-    tx_hash: str
-    log_index: int  # -1 (NATIVE_LOG_INDEX) for a native credit
-    block_number: int
-    block_hash: str
-    from_address: str
-    to_address: str
-    token_address: str | None
-    amount: int
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return (self.tx_hash, self.log_index)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
@@ -18,7 +19,9 @@ from ctripctl.db.recompute import refresh
 from ctripctl.domain.ids import new_id
 from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status
 from ctripctl.errors import DatabaseUnavailable, InputError, NotFound, RuleError
-from ctripctl.payment_request import PaymentRequest
+
+if TYPE_CHECKING:
+    from ctripctl.payment_request import PaymentRequest  # a plain dataclass: types only
 
 COUNTER = "deposit"
 

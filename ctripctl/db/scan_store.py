@@ -25,12 +25,12 @@ from sqlalchemy import BigInteger, and_, case, delete, insert, literal, or_, sel
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ctripctl.chain.fetch import Found, Header, Watch
 from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
 from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
+from ctripctl.domain.records import Found, Header, Watch
 from ctripctl.errors import Busy
 from ctripctl.evm.addresses import to_checksum
 

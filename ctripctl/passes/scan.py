@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.config import ChainConfig, Config
     from ctripctl.db.session import Database
+    from ctripctl.domain.records import Watch
 
 #: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
 ProgressFn = Callable[[int, int], None]
@@ -165,7 +166,7 @@ def one_pass(
     The caller redoes the pass once, every request then on one URL; if the client fails
     over again during that redo, the caller gives up (NodeUnavailable) instead of recording.
     """
-    from ctripctl.chain.fetch import Watch, fetch_range
+    from ctripctl.chain.fetch import fetch_range
     from ctripctl.db.checkpoint import read_checkpoint
 
     started = time.perf_counter()

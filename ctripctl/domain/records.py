@@ -1,0 +1,44 @@
+"""Plain records passed between layers: what the chain layer reads, what the database stores.
+
+Frozen dataclasses with no behaviour beyond a key, so `chain/` can return them and `db/`
+can take them without either importing the other. Addresses are lowercase hex strings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A watched deposit address: which payment, in which asset (None: the native coin)."""
+
+    payment_id: str
+    token_address: str | None  # lowercase
+
+
+@dataclass(frozen=True)
+class Header:
+    number: int
+    hash: str
+    parent_hash: str
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Found:
+    """One credit to a watched address, as read from the node (addresses lowercase)."""
+
+    payment_id: str
+    tx_hash: str
+    log_index: int  # -1 (db.models.NATIVE_LOG_INDEX) for a native credit
+    block_number: int
+    block_hash: str
+    from_address: str
+    to_address: str
+    token_address: str | None
+    amount: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.tx_hash, self.log_index)
