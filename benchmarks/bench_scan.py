@@ -75,7 +75,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from benchmarks.bytecode_cache import compile_tree  # noqa: E402
-from ctripctl.chain.fetch import TRANSFER_TOPIC  # noqa: E402
+from ctripctl.evm.matching import TRANSFER_TOPIC  # noqa: E402
 from tests.support.anvil import Anvil  # noqa: E402
 from tests.support.config import write_config  # noqa: E402
 from tests.support.evm import Chain  # noqa: E402

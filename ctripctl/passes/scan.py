@@ -59,7 +59,7 @@ ProgressFn = Callable[[int, int], None]
 
 #: Blocks beyond the confirmation depth still treated as able to change: their hashes are
 #: kept (a reorg a little deeper than `confirmations` is still walked back to its common
-#: ancestor), and their token logs are read by block hash (chain/fetch.py says why).
+#: ancestor), and their token logs are read by block hash (chain/logs.py says why).
 HASH_MARGIN = 16
 
 

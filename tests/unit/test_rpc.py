@@ -10,17 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
-from ctripctl.chain.fetch import (
-    TRANSFER_TOPIC,
-    Header,
-    Watch,
-    _consistent_prefix,
-    _log_filters,
-    _logs,
-    _token_credits,
-)
+from ctripctl.chain.fetch import _consistent_prefix
+from ctripctl.chain.logs import _log_filters, _logs
 from ctripctl.chain.rpc import RpcClient, RpcError, is_range_error
+from ctripctl.domain.records import Header, Watch
 from ctripctl.errors import NodeUnavailable
+from ctripctl.evm.matching import TRANSFER_TOPIC
+from ctripctl.evm.matching import token_credits as _token_credits
 
 Handler = Callable[[str, list[dict[str, Any]]], httpx.Response]
 
@@ -234,7 +230,8 @@ def test_consistent_prefix_cuts_at_the_first_broken_link() -> None:
 
 
 def test_native_candidates_need_a_successful_receipt_from_the_same_block() -> None:
-    from ctripctl.chain.fetch import Found, _check_receipts
+    from ctripctl.chain.logs import _check_receipts
+    from ctripctl.domain.records import Found
 
     def found(tx: str) -> Found:
         return Found("pay_x", tx, -1, 7, "0xblock7", "0xfrom", "0xto", None, 10)
@@ -295,7 +292,8 @@ def test_receipts_range_logs_and_logs_by_hash_are_asked_together() -> None:
     each newer header, the block and its logs by its hash, in ONE request. The lowest
     block whose by-hash answers cannot be taken (an unknown hash, as an error or as no
     block; another block's logs) is returned so the range is cut there."""
-    from ctripctl.chain.fetch import Found, _receipts_and_token_logs
+    from ctripctl.chain.logs import receipts_and_token_logs as _receipts_and_token_logs
+    from ctripctl.domain.records import Found
 
     token = "0x" + "aa" * 20
     chain = [Header(n, f"0xh{n}", f"0xh{n - 1}", 0) for n in range(10, 17)]
@@ -361,7 +359,7 @@ def test_receipts_range_logs_and_logs_by_hash_are_asked_together() -> None:
 def test_calls_after_the_blocks_never_split_a_block_from_its_logs() -> None:
     """CALLS_PER_REQUEST calls per request at most, but a block by hash and its logs
     always travel together (one node answers both); answers come back in call order."""
-    from ctripctl.chain.fetch import CALLS_PER_REQUEST, _send_grouped
+    from ctripctl.chain.logs import CALLS_PER_REQUEST, _send_grouped
 
     def echo(host: str, payload: list[dict[str, Any]]) -> httpx.Response:
         return answer(payload, lambda call: "0x1" if call["method"] == "eth_chainId" else call["params"])

@@ -1,0 +1,195 @@
+"""The log strategy: after the blocks, the native receipts and the token logs.
+
+Requests of at most CALLS_PER_REQUEST calls, one after another (usually one; more in a
+catch-up pass that reaches the head, or to split a refused range): the receipts of the
+native matches, so a reverted transaction is never counted (status must be 0x1), and
+`eth_getLogs` for the ERC-20 Transfer topic of the configured tokens with the watched
+addresses in topic 2 — in chunks of `ADDRESS_CHUNK` addresses, or, above
+`FETCH_ALL_THRESHOLD` addresses, all Transfer logs of those tokens filtered locally.
+
+Blocks deeper than `by_hash_from` are read as one block range: sent after the headers,
+those logs describe a state at least as new as the headers, and when the node answers
+that a range is too large or has too many results, it is split in halves until it
+passes. Blocks from `by_hash_from` on (the ones that can still change: within the
+confirmation depth plus a margin) are read by block hash (EIP-234 `blockHash`), one
+call per block beside `eth_getBlockByHash`, so their logs are the logs of exactly the
+header fetched. A range query cannot promise that: a load-balanced provider may
+answer it from a backend a few blocks behind (which returns the logs up to ITS head
+and nothing for the rest, without an error), or from a node that left the headers'
+branch and came back to it (B → C → B); the checkpoint would then move past a credit
+that no later pass looks for. A node that does not know the hash says so (an error,
+or no block): the range is cut before that block and the next pass reads it again.
+The window is counted in blocks: a backend further behind than it still goes unseen.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from ctripctl.chain.blocks import BLOCKS_PER_REQUEST
+from ctripctl.chain.rpc import Call, RpcClient, RpcError, is_range_error
+from ctripctl.domain.records import Found, Header
+from ctripctl.errors import NodeUnavailable
+from ctripctl.evm.matching import TRANSFER_TOPIC, moved
+
+ADDRESS_CHUNK = 500  # addresses per eth_getLogs topic-2 list (providers cap OR-lists near 1,000)
+FETCH_ALL_THRESHOLD = 2_000  # above this, fetch all Transfer logs of the tokens and filter here
+CALLS_PER_REQUEST = BLOCKS_PER_REQUEST  # receipts + logs calls per request: the same batch cap
+
+
+def receipts_and_token_logs(
+    rpc: RpcClient,
+    candidates: list[Found],
+    chain: Sequence[Header],
+    start: int,
+    end: int,
+    tokens: Sequence[str],
+    targets: Sequence[str],
+    by_hash_from: int | None,
+) -> tuple[list[Found], list[dict[str, Any]], int | None]:
+    """After the blocks, in requests of CALLS_PER_REQUEST calls: the receipts of the
+    native candidates, the range logs below `by_hash_from`, and for each header from
+    `by_hash_from` on, the block by its hash plus its logs by its hash. Returns
+    (successful native credits, token logs, the lowest block whose logs could not be read
+    by hash, or None).
+
+    The block by hash is asked beside its logs because some nodes answer `[]`, not an
+    error, for the logs of a hash they do not know (reth until March 2024, Besu 24.10,
+    anvil until April 2026, Frontier-based chains: reported in their issue trackers). The
+    two travel in one request (`_send_grouped`). That closes the gap on the assumptions
+    that one node answers one request, and that a node which serves a block has executed
+    it (so its logs are there) — true of the clients and providers we know, not promised
+    by any spec. A check of the block's logsBloom would not depend on them, but a busy
+    block (hundreds of logs) sets most of the bloom's 2,048 bits, so the bloom would
+    "match" some watched address in nearly every block and hold every pass a window behind."""
+    filters = _log_filters(targets) if tokens and targets else []
+    tokens = list(tokens)
+    range_end = end if by_hash_from is None else min(end, by_hash_from - 1)
+    ranged = filters if range_end >= start else []
+    recent = [h for h in chain if by_hash_from is not None and h.number >= by_hash_from] if filters else []
+    groups: list[list[Call]] = [[("eth_getTransactionReceipt", (c.tx_hash,))] for c in candidates]
+    groups += [[_range_call(start, range_end, tokens, f)] for f in ranged]
+    groups += [
+        [
+            ("eth_getBlockByHash", (h.hash, False)),
+            *(("eth_getLogs", ({"blockHash": h.hash, "address": tokens, "topics": f},)) for f in filters),
+        ]
+        for h in recent
+    ]
+    answers = iter(_send_grouped(rpc, groups))
+    credits = _check_receipts(candidates, [next(answers) for _ in candidates])
+    range_results = [next(answers) for _ in ranged]
+    logs = _range_answers(rpc, start, range_end, tokens, ranged, range_results) if ranged else []
+    for header in recent:  # ascending: the first problem is the lowest unreadable block
+        block = next(answers)
+        results = [next(answers) for _ in filters]
+        problem = _by_hash_problem(header, block, results)
+        if problem is not None:
+            logging.getLogger("ctripctl.scan").warning(
+                "block %d (%s): %s; the pass stops before it", header.number, header.hash, problem
+            )
+            return credits, logs, header.number
+        for result in results:
+            logs.extend(result)
+    return credits, logs, None
+
+
+def _by_hash_problem(header: Header, block: Any, results: Sequence[Any]) -> str | None:
+    """Why a block's by-hash answers cannot be taken as its logs (None: they can)."""
+    if isinstance(block, RpcError):
+        return f"eth_getBlockByHash failed: {block.message}"
+    if not isinstance(block, dict) or block.get("hash") != header.hash:
+        return "the node does not know this block (eth_getBlockByHash)"
+    for result in results:
+        if isinstance(result, RpcError):
+            return f"eth_getLogs by block hash failed: {result.message}"
+        if not isinstance(result, list):
+            return f"eth_getLogs by block hash answered {result!r}, not a list"
+        if any(log.get("blockHash") != header.hash for log in result):
+            return "eth_getLogs by block hash answered logs of another block"
+    return None
+
+
+def _send_grouped(rpc: RpcClient, groups: Sequence[Sequence[Call]]) -> list[Any]:
+    """Send the calls in order, at most CALLS_PER_REQUEST per request, never splitting a
+    group (a block by hash and its logs are answered by the same node)."""
+    results: list[Any] = []
+    request: list[Call] = []
+    for group in groups:
+        if request and len(request) + len(group) > CALLS_PER_REQUEST:
+            results += rpc.batch(request)
+            request = []
+        request += group
+    if request:
+        results += rpc.batch(request)
+    return results
+
+
+def _check_receipts(candidates: list[Found], receipts: Sequence[Any]) -> list[Found]:
+    """The candidates whose receipt (same order) says success, in the block we fetched."""
+    kept = []
+    for candidate, receipt in zip(candidates, receipts, strict=True):
+        if isinstance(receipt, RpcError):
+            raise NodeUnavailable(f"eth_getTransactionReceipt failed: {receipt.message}")
+        if receipt is None:  # the transaction left the chain since we read its block
+            kept.append(moved(candidate))
+            continue
+        if receipt.get("status") != "0x1":
+            continue
+        if receipt.get("blockHash") != candidate.block_hash:
+            kept.append(moved(candidate))
+            continue
+        kept.append(candidate)
+    return kept
+
+
+def _topic(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
+
+
+def _log_filters(targets: Sequence[str]) -> list[list[Any]]:
+    """Topic filters: watched addresses in topic 2, ADDRESS_CHUNK per list, or none at all."""
+    if len(targets) > FETCH_ALL_THRESHOLD:
+        return [[TRANSFER_TOPIC]]
+    return [
+        [TRANSFER_TOPIC, None, [_topic(a) for a in targets[i : i + ADDRESS_CHUNK]]]
+        for i in range(0, len(targets), ADDRESS_CHUNK)
+    ]
+
+
+def _range_call(start: int, end: int, tokens: list[str], topics: list[Any]) -> Call:
+    return (
+        "eth_getLogs",
+        ({"fromBlock": hex(start), "toBlock": hex(end), "address": tokens, "topics": topics},),
+    )
+
+
+def _logs(
+    rpc: RpcClient, start: int, end: int, tokens: list[str], filters: list[list[Any]]
+) -> list[dict[str, Any]]:
+    results = rpc.batch([_range_call(start, end, tokens, f) for f in filters])
+    return _range_answers(rpc, start, end, tokens, filters, results)
+
+
+def _range_answers(
+    rpc: RpcClient, start: int, end: int, tokens: list[str], filters: list[list[Any]], results: list[Any]
+) -> list[dict[str, Any]]:
+    """The logs of answered filters; refused ranges are split in halves and asked again."""
+    logs: list[dict[str, Any]] = []
+    refused: list[list[Any]] = []
+    for topics, result in zip(filters, results, strict=True):
+        if isinstance(result, RpcError):
+            if not is_range_error(result.message) or start == end:
+                raise NodeUnavailable(f"eth_getLogs {start}..{end} failed: {result.message}")
+            refused.append(topics)
+        elif not isinstance(result, list):
+            raise NodeUnavailable(f"eth_getLogs {start}..{end} answered {result!r}, not a list")
+        else:
+            logs.extend(result)
+    if refused:
+        middle = (start + end) // 2
+        logs += _logs(rpc, start, middle, tokens, refused)
+        logs += _logs(rpc, middle + 1, end, tokens, refused)
+    return logs

@@ -1,0 +1,86 @@
+"""Matching: which native transfers and ERC-20 Transfer logs are credits to watched addresses.
+
+Pure: JSON-RPC answers in, `Found` records out. Matching is a dict lookup per
+transaction / log (`watched[to]`), so the cost per block does not grow with the number
+of open payments. A credit counts only when its asset is the payment's asset: ETH sent
+to a USDT payment's address (or another token) is noise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from ctripctl.domain.records import Found, Watch
+
+#: keccak256("Transfer(address,address,uint256)"): topic 0 of an ERC-20 Transfer log.
+TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+NATIVE = None
+
+#: A native transfer as the block workers keep it: (to, value, tx hash, from, block number,
+#: block hash), addresses lowercase; value -1 = not known yet (receipts carry no value).
+Native = tuple[str, int, str, str, int, str]
+UNKNOWN_VALUE = -1
+
+Watched = Mapping[str, Watch]
+
+
+def native_credits(natives: Sequence[Native], watched: Watched) -> list[Found]:
+    """The native transfers to watched addresses of native-coin payments (a dict lookup each)."""
+    found = []
+    for to, value, tx_hash, sender, number, block_hash in natives:
+        watch = watched.get(to)
+        if watch is None or watch.token_address is not NATIVE or value == 0:
+            continue
+        found.append(
+            Found(
+                payment_id=watch.payment_id,
+                tx_hash=tx_hash,
+                log_index=-1,
+                block_number=number,
+                block_hash=block_hash,
+                from_address=sender,
+                to_address=to,
+                token_address=None,
+                amount=value,
+            )
+        )
+    return found
+
+
+def token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
+    """The Transfer logs to watched addresses of payments in that token (amount > 0)."""
+    found = []
+    for log in logs:
+        topics = log.get("topics") or []
+        if log.get("removed") or len(topics) != 3 or topics[0] != TRANSFER_TOPIC:
+            continue
+        to = "0x" + topics[2][-40:].lower()
+        watch = watched.get(to)
+        token = log["address"].lower()
+        if watch is None or watch.token_address != token:
+            continue
+        data = log.get("data") or "0x"
+        amount = int(data[:66], 16) if len(data) > 2 else 0
+        if amount <= 0:
+            continue
+        found.append(
+            Found(
+                payment_id=watch.payment_id,
+                tx_hash=log["transactionHash"],
+                log_index=int(log["logIndex"], 16),
+                block_number=int(log["blockNumber"], 16),
+                block_hash=log["blockHash"],
+                from_address="0x" + topics[1][-40:].lower(),
+                to_address=to,
+                token_address=token,
+                amount=amount,
+            )
+        )
+    return found
+
+
+def moved(candidate: Found) -> Found:
+    """Mark a candidate as inconsistent so the range is cut below its block."""
+    return replace(candidate, block_hash="0x" + "0" * 64)
