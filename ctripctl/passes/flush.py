@@ -166,7 +166,10 @@ class _Flusher:
                     inflight, timeout=RECORD_EVERY, return_when=asyncio.FIRST_COMPLETED
                 )
                 for task in finished:
-                    del inflight[task]
+                    event = inflight.pop(task)
+                    if task.exception() is not None:  # a bug: this event waits out its lease, no other does
+                        log.error("webhook %s: attempt not recorded", event.id, exc_info=task.exception())
+                        continue
                     if not done:
                         oldest_done = time.perf_counter()
                     done.append(task.result())

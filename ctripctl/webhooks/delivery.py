@@ -14,7 +14,12 @@ checks the addresses again at connect time and connects to the one it vetted, so
 answer that flips between the two (DNS rebinding) cannot reach an internal address.
 
 This module never raises for a failed attempt: every failure becomes an `Attempt` with
-an error text, which `schedule.decide` turns into the event's next state.
+an error text, which `schedule.decide` turns into the event's next state. Whatever the
+receiver answers (any status, any headers, a body of any size or encoding, a redirect),
+the `Attempt` holds only what the database stores as is: at most `BODY_READ` bytes are
+read, undecoded (compression is not asked for, and a compressed body is not inflated),
+and the kept texts are short and free of NUL characters, which PostgreSQL refuses and
+which would otherwise lose the outcomes recorded with this one.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -43,6 +48,7 @@ log = logging.getLogger("ctripctl.webhooks")
 USER_AGENT = f"ctripctl/{__version__} (+https://www.standardwebhooks.com/)"
 BODY_KEEP = 1024  # characters of the response body stored per attempt
 BODY_READ = 64 * 1024  # bytes read at most before the response is abandoned
+ERROR_KEEP = 500  # characters of an error text stored per attempt
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,7 @@ def make_client(*, concurrency: int, timeout: float, allow_private: bool = False
         transport=make_transport(max_connections=concurrency, allow_private=allow_private),
         follow_redirects=False,
         trust_env=False,  # no proxies from the environment: the target check must see the real host
-        headers={"user-agent": USER_AGENT},
+        headers={"user-agent": USER_AGENT, "accept-encoding": "identity"},
     )
 
 
@@ -138,6 +144,23 @@ async def send(
     wall_clock: Callable[[], float] = time.time,
 ) -> Attempt:
     """Make one attempt at delivering `event`; never raises for a failed attempt."""
+    attempt = await _send(client, guard, key, event, timeout=timeout, wall_clock=wall_clock)
+    return replace(
+        attempt,
+        error=_storable(attempt.error, ERROR_KEEP),
+        response_body=_storable(attempt.response_body, BODY_KEEP),
+    )
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    guard: TargetGuard,
+    key: bytes,
+    event: Claimed,
+    *,
+    timeout: float,
+    wall_clock: Callable[[], float],
+) -> Attempt:
     import httpx
 
     started = time.perf_counter()
@@ -154,11 +177,11 @@ async def send(
             headers = signed_headers(key, event.id, int(wall_clock()), body)
             async with client.stream("POST", event.url, content=body, headers=headers) as response:
                 received = bytearray()
-                async for chunk in response.aiter_bytes():
+                async for chunk in response.aiter_raw():
                     received += chunk
                     if len(received) >= BODY_READ:
                         break
-                text = received.decode("utf-8", "replace")[:BODY_KEEP]
+                text = received[: 4 * BODY_KEEP].decode("utf-8", "replace")
                 code = response.status_code
                 error = None if 200 <= code < 300 else _status_error(response)
                 return Attempt(code, error, text, elapsed_ms(), response.headers.get("retry-after"))
@@ -177,6 +200,14 @@ async def send(
     except Exception as exc:  # one odd receiver must not abort the whole pass (and strand its leases)
         log.exception("webhook %s: unexpected error while sending", event.id)
         return Attempt(None, f"unexpected error: {type(exc).__name__}: {_detail(exc)}", None, elapsed_ms())
+
+
+def _storable(text: str | None, keep: int) -> str | None:
+    """At most `keep` characters of `text` that any database stores: no NUL, valid UTF-8."""
+    if text is None:
+        return None
+    text = text[:keep].replace("\x00", "\ufffd")
+    return text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
 
 
 def _status_error(response: httpx.Response) -> str:

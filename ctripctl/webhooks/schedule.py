@@ -15,7 +15,9 @@ What an outcome means:
                                       same URL under the same policy cannot succeed; fix the
                                       URL or the policy, then `webhooks retry`
     429 / 503 with Retry-After        retried after Retry-After (clamped to 1 s .. 24 h)
-                                      instead of the schedule's delay; the attempt still counts
+                                      instead of the schedule's delay; the attempt still counts;
+                                      an unusable value (garbage, negative, too long, a past
+                                      date) leaves the schedule's delay
     anything else, timeouts,          retried on the schedule; dead after the last attempt
     connection errors, 3xx (redirects
     are never followed)
@@ -24,9 +26,10 @@ What an outcome means:
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 RETRY_DELAYS: tuple[timedelta, ...] = (
@@ -42,6 +45,9 @@ MAX_ATTEMPTS = len(RETRY_DELAYS) + 1  # the first attempt plus one per delay
 JITTER = 0.1  # each delay is multiplied by a factor in [1 - JITTER, 1 + JITTER)
 RETRY_AFTER_MIN = timedelta(seconds=1)
 RETRY_AFTER_MAX = timedelta(hours=24)
+RETRY_AFTER_DIGITS = 10  # delay-seconds longer than this are not a delay anyone means
+HTTP_DATE_MAX = 64  # characters; "Sun, 06 Nov 1994 08:49:37 GMT" has 29
+_DELAY_SECONDS = re.compile(rf"[0-9]{{1,{RETRY_AFTER_DIGITS}}}")
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 GONE_STATUSES = frozenset({410})
 
@@ -71,20 +77,30 @@ def retry_delay(attempt: int, *, rand: Callable[[], float] = random.random) -> t
 
 
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """A Retry-After header (delta seconds or an HTTP date) as a delay, or None if absent/unusable."""
+    """A Retry-After header as a delay in 1 s .. 24 h, or None: then the schedule's delay applies.
+
+    Two forms are accepted (RFC 9110 §10.2.3): delay-seconds, 1 to `RETRY_AFTER_DIGITS`
+    ASCII digits; and an HTTP date in the future (IMF-fixdate, or asctime read as GMT).
+    Anything else — a sign, non-ASCII digits, a longer number, a past date, text — is
+    unusable, and nothing a receiver sends makes this raise.
+    """
     if value is None:
         return None
-    value = value.strip()
-    if value.isdigit():
+    value = value.strip(" \t")
+    if _DELAY_SECONDS.fullmatch(value):
         delay = timedelta(seconds=int(value))
-    else:
+    elif len(value) <= HTTP_DATE_MAX:
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        if when.tzinfo is None:  # an HTTP date is always GMT
-            return None
+        if when.tzinfo is None:  # an HTTP date is always GMT (asctime's form does not say so)
+            when = when.replace(tzinfo=UTC)
         delay = when - now
+        if delay <= timedelta(0):
+            return None
+    else:
+        return None
     return min(max(delay, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
 
 

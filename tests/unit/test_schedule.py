@@ -16,6 +16,7 @@ from ctripctl.webhooks.schedule import (
     MAX_ATTEMPTS,
     PENDING,
     RETRY_AFTER_MAX,
+    RETRY_AFTER_MIN,
     RETRY_DELAYS,
     decide,
     parse_retry_after,
@@ -105,11 +106,44 @@ def test_parse_retry_after_http_date_and_clamping() -> None:
     assert parse_retry_after(format_datetime(NOW + timedelta(minutes=3), usegmt=True), NOW) == timedelta(
         minutes=3
     )
-    assert parse_retry_after(format_datetime(NOW - timedelta(minutes=3), usegmt=True), NOW) == timedelta(
-        seconds=1
-    )
+    assert parse_retry_after("Sun Nov 29 12:03:00 2026", NOW) == timedelta(minutes=3)  # asctime: GMT
+    assert parse_retry_after(format_datetime(NOW + timedelta(days=3), usegmt=True), NOW) == RETRY_AFTER_MAX
     assert parse_retry_after("0", NOW) == timedelta(seconds=1)
     assert parse_retry_after("99999999", NOW) == RETRY_AFTER_MAX
+    assert parse_retry_after("9999999999", NOW) == RETRY_AFTER_MAX
     assert parse_retry_after(None, NOW) is None
-    assert parse_retry_after("-5", NOW) is None
-    assert parse_retry_after("Sun, 99 Foo", NOW) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "99999999999999999999",  # was OverflowError
+        "9" * 5000,  # was ValueError (int's digit limit)
+        "12345678901",  # more digits than any delay anyone means
+        "-5",
+        "+5",
+        "1.5",
+        "1e3",
+        "²",  # str.isdigit() says yes, int() says no
+        "١٢٣",  # non-ASCII digits
+        "",
+        "soon",
+        "Sun, 99 Foo",
+        "Sun, 06 Nov 99999 08:49:37 GMT",
+        "Sun, 06 Nov 2094 08:49:37 +99999999999999999999",
+        "Sun, 06 Nov 2094 08:49:37 GMT" + " GMT" * 20,  # longer than any HTTP date
+        format_datetime(NOW - timedelta(minutes=3), usegmt=True),  # in the past
+        format_datetime(NOW, usegmt=True),  # now is not in the future
+    ],
+)
+def test_unusable_retry_after_leaves_the_schedule(value: str) -> None:
+    assert parse_retry_after(value, NOW) is None
+    assert decide(1, NOW, status_code=429, retry_after=value, rand=lambda: 0.5).next_attempt_at == (
+        NOW + timedelta(seconds=5)
+    )
+
+
+@given(st.text(max_size=300) | st.from_regex(r"\A[0-9 \t]{0,40}\Z"))
+def test_no_retry_after_value_raises(value: str) -> None:
+    delay = parse_retry_after(value, NOW)
+    assert delay is None or RETRY_AFTER_MIN <= delay <= RETRY_AFTER_MAX
