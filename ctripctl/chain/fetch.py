@@ -9,9 +9,8 @@ pooled keep-alive httpx client:
 2. once every block request has been answered, the native receipts and the token logs
    (chain/logs.py), or in the receipts mode the native values.
 
-Measured (benchmarks/bench_scan.py): these raw batches beat web3.py's `batch_requests()`
-over the same blocks, because web3 formats every field of every transaction of every
-block into AttributeDicts that the scanner would throw away.
+Raw batches rather than web3.py: web3 would format every field of every transaction
+into objects the scanner throws away (docs/scan-pass.md has the measurement).
 
 The result is also checked for consistency: every block's parent hash must be the
 previous block's hash (and the first block's parent the checkpoint's hash), and every
@@ -77,9 +76,7 @@ def fetch_range(
     eth_getBlockReceipts instead of the full transactions. Receipts carry sender,
     recipient, status and the token logs (so no eth_getLogs and no receipt round trip),
     but not the value: the few native matches are read with eth_getTransactionByHash.
-    On anvil this is ~7x cheaper for the node than full blocks (bench_scan.py); on
-    mainnet receipts are the larger payload and paid providers bill them higher, hence
-    "blocks" stays the default.
+    Cheaper for anvil, dearer on paid providers: "blocks" stays the default.
     """
     if end < start:
         return RangeData()

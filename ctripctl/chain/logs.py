@@ -1,25 +1,17 @@
 """The log strategy: after the blocks, the native receipts and the token logs.
 
-Requests of at most CALLS_PER_REQUEST calls, one after another (usually one; more in a
-catch-up pass that reaches the head, or to split a refused range): the receipts of the
-native matches, so a reverted transaction is never counted (status must be 0x1), and
+Requests of at most CALLS_PER_REQUEST calls, one after another: the receipts of the
+native matches (status must be 0x1, so a reverted transaction never counts), and
 `eth_getLogs` for the ERC-20 Transfer topic of the configured tokens with the watched
-addresses in topic 2 — in chunks of `ADDRESS_CHUNK` addresses, or, above
-`FETCH_ALL_THRESHOLD` addresses, all Transfer logs of those tokens filtered locally.
+addresses in topic 2 (ADDRESS_CHUNK per list; above FETCH_ALL_THRESHOLD addresses, all
+Transfer logs of those tokens, filtered here).
 
-Blocks deeper than `by_hash_from` are read as one block range: sent after the headers,
-those logs describe a state at least as new as the headers, and when the node answers
-that a range is too large or has too many results, it is split in halves until it
-passes. Blocks from `by_hash_from` on (the ones that can still change: within the
-confirmation depth plus a margin) are read by block hash (EIP-234 `blockHash`), one
-call per block beside `eth_getBlockByHash`, so their logs are the logs of exactly the
-header fetched. A range query cannot promise that: a load-balanced provider may
-answer it from a backend a few blocks behind (which returns the logs up to ITS head
-and nothing for the rest, without an error), or from a node that left the headers'
-branch and came back to it (B → C → B); the checkpoint would then move past a credit
-that no later pass looks for. A node that does not know the hash says so (an error,
-or no block): the range is cut before that block and the next pass reads it again.
-The window is counted in blocks: a backend further behind than it still goes unseen.
+Blocks below `by_hash_from` are read as one range, split in halves while the node
+refuses it as too large. The blocks that can still change are read by block hash
+(EIP-234) beside `eth_getBlockByHash`, so their logs are those of exactly the header
+fetched: a range query may be answered, with no error, by a backend that has not seen
+the last blocks, and the checkpoint would move past a credit for good. A block the node
+cannot serve by hash cuts the range before it. docs/scan-pass.md has the details.
 """
 
 from __future__ import annotations
@@ -55,15 +47,9 @@ def receipts_and_token_logs(
     (successful native credits, token logs, the lowest block whose logs could not be read
     by hash, or None).
 
-    The block by hash is asked beside its logs because some nodes answer `[]`, not an
-    error, for the logs of a hash they do not know (reth until March 2024, Besu 24.10,
-    anvil until April 2026, Frontier-based chains: reported in their issue trackers). The
-    two travel in one request (`_send_grouped`). That closes the gap on the assumptions
-    that one node answers one request, and that a node which serves a block has executed
-    it (so its logs are there) — true of the clients and providers we know, not promised
-    by any spec. A check of the block's logsBloom would not depend on them, but a busy
-    block (hundreds of logs) sets most of the bloom's 2,048 bits, so the bloom would
-    "match" some watched address in nearly every block and hold every pass a window behind."""
+    The block by hash is asked beside its logs, in one request (`_send_grouped`), because
+    some nodes answer `[]`, not an error, for the logs of a hash they do not know
+    (docs/scan-pass.md names them and the assumptions this rests on)."""
     filters = _log_filters(targets) if tokens and targets else []
     tokens = list(tokens)
     range_end = end if by_hash_from is None else min(end, by_hash_from - 1)

@@ -1,18 +1,10 @@
 """The `ctripctl` executable: the console script and `python -m ctripctl` start here.
 
-One run is one short command, and most of its objects are created while importing
-(typer, rich, then SQLAlchemy and the models for most commands): a few hundred
-thousand long-lived objects and almost no cyclic garbage. CPython's default cyclic
-collector runs every 700 new container objects, re-walking those objects again and again
-during the imports, and walks them all once more when the interpreter exits.
-
-So, before anything else is imported, the young generation's threshold is raised (any
-real cyclic garbage is still collected, just in larger steps), and at exit everything
-alive is frozen, which the final collection then skips. Database connections are closed
-explicitly first: frozen objects are never finalised, and SQLite folds its write-ahead
-log back into the database file only when the last connection closes. Before all that
-this module imports only gc, sys and contextlib. Measured by benchmarks/bench_cli.py
-(start-up of `payment create`) and benchmarks/bench_scan.py (a whole scan process).
+One run is one short command that creates many long-lived objects and almost no cyclic
+garbage, so the young-generation GC threshold is raised before anything else is
+imported, and at exit (after closing database connections, so SQLite folds its WAL
+back) everything alive is frozen. Until then this module imports only gc, sys and
+contextlib. docs/scan-pass.md ("Start-up") has the reasoning and the measurements.
 """
 
 from __future__ import annotations

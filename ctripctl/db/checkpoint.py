@@ -3,8 +3,7 @@
 Split out of scan_store so a scan pass learns its block range, and starts fetching
 blocks from the node, before SQLAlchemy and the models are imported: those imports are
 the largest part of a cron-run pass's start-up, and done while the node works they no
-longer delay its first request (where the node itself keeps every core busy, as anvil
-does on a 2-core box, they still compete with it for CPU; benchmarks/bench_scan.py).
+longer delay its first request (docs/scan-pass.md, "Start-up").
 A SQLite file is read with the standard library's sqlite3; PostgreSQL (and any SQLite
 URL `sqlite_path` does not take) goes through the engine.
 """

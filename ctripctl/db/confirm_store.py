@@ -1,37 +1,12 @@
 """What a confirm pass reads before asking the node, and the one transaction that records it.
 
-Read (`read_candidates`, a short transaction, before any network call): the transfers
-still `seen` on the chain whose block is deep enough — at most `limit` of them, oldest
-block first, so a long outage is worked off over a few bounded passes.
-
-Write (`record_confirm`, ONE transaction after the node answered):
-
-1. lock the chain's `chain_states` row (PostgreSQL `SELECT … FOR UPDATE`; SQLite's
-   BEGIN IMMEDIATE already serialises writers). A scan pass's write transaction starts
-   by updating that same row, so confirm and scan commits take turns instead of
-   interleaving, two confirm passes queue behind each other instead of failing, and every
-   other row lock of the pass is taken while holding it (no lock-order deadlock with
-   scan; `payment cancel` locks a single payment row). This is a row lock for the
-   few milliseconds of the write, never a pass-long lock: cron never sees "busy" between
-   scan and confirm.
-2. re-read the candidate transfers and change only those still `seen` with the block
-   hash that was checked (compare-and-set): a transfer a concurrent scan orphaned or
-   moved to another block meanwhile is left alone, so a stale verdict never overwrites
-   newer knowledge. Canonical → `confirmed`; not canonical → `orphaned`, and the scan
-   checkpoint is rewound below the lowest orphaned block (compare-and-set), so the next
-   scan re-fetches those blocks from the scanner's node: a "not canonical" verdict from
-   a node stuck on a minority fork is never final — scan revives the credit if its
-   block is on the chain after all.
-3. `recompute.refresh` every payment those transfers belong to (locked, in id order):
-   status, flags and outbox events commit together with the transfers' states.
-4. expire the payments past their expiry that `lifecycle.may_expire` allows — judged as
-   they stand after step 3, against the checkpoint read under the lock in this same
-   transaction (after any rewind of step 2) — and refresh them (payment.expired).
-5. record the head seen (a running maximum: a lagging failover node never lowers it)
-   and `last_confirm_at` on the chain row (what `status` reads).
-
-Crash anywhere before the commit: nothing of the pass is kept and the next pass redoes
-it; after it: everything is kept and a rerun finds nothing left to do.
+`read_candidates` (a short transaction, before any network call): the `seen` transfers
+whose block is deep enough, oldest first, at most `limit`. `record_confirm` (ONE
+transaction after the node answered): under the chain row's lock, compare-and-set the
+candidates (confirmed / orphaned, rewinding the scan checkpoint below an orphan),
+refresh their payments, expire what may expire, and record the head. A crash before the
+commit keeps nothing; after it, a rerun finds nothing to do. docs/confirm-pass.md gives
+the reasons for each step (lock order with scan, stale verdicts, minority forks).
 """
 
 from __future__ import annotations
