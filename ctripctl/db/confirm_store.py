@@ -11,7 +11,6 @@ the reasons for each step (lock order with scan, stale verdicts, minority forks)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -26,13 +25,11 @@ from ctripctl.db.session import transaction
 from ctripctl.domain import lifecycle
 from ctripctl.domain.lifecycle import EXPIRABLE, TransferState
 from ctripctl.errors import Busy
+from ctripctl.faults import crash_point
 
-#: Test-only fault injection, the same variable the scan pass reads: when it is
-#: "confirm-crash-before-commit" the process exits with FAULT_EXIT_CODE right before the
-#: pass's commit, as `kill -9` would — the crash-safety test runs the CLI in a subprocess.
-FAULT_ENV = "CTRIP_TEST_FAULT"
+#: Crash point (ctripctl/faults.py): right before the pass's commit; the crash-safety
+#: test runs the CLI in a subprocess.
 FAULT_CRASH_BEFORE_COMMIT = "confirm-crash-before-commit"
-FAULT_EXIT_CODE = 86
 
 #: Expiries per pass; the rest wait for the next pass (cron runs it again soon).
 EXPIRE_LIMIT = 5_000
@@ -95,12 +92,12 @@ def record_confirm(
     not have the block) are simply absent and stay `seen`.
     """
     with transaction(engine) as session:
-        state = _lock_chain(session, chain)
+        state = lock_chain(session, chain)
         confirmed_ids, orphaned_ids = _apply_verdicts(session, verdicts, now)
         if state is not None and orphaned_ids:
             _rewind_below(session, state, orphaned_ids, now)
         orphaned_payments = _payment_ids(session, orphaned_ids)
-        credited = _lock_payments(session, _payment_ids(session, [*confirmed_ids, *orphaned_ids]))
+        credited = lock_payments(session, _payment_ids(session, [*confirmed_ids, *orphaned_ids]))
         updated: set[str] = set()
         events = _refresh_all(session, credited, orphaned_payments, now, updated)
         session.flush()
@@ -113,7 +110,7 @@ def record_confirm(
         # checkpoint that is behind the real chain look caught up.
         if state is not None and state.head_block is not None:
             head = max(head, state.head_block)
-        due = _lock_payments(session, _expirable(session, state, head, now)) if state is not None else {}
+        due = lock_payments(session, _expirable(session, state, head, now)) if state is not None else {}
         for payment in due.values():
             if payment.expired_at is not None or payment.status not in EXPIRABLE:
                 continue  # another pass got there first (we waited for its lock)
@@ -130,7 +127,7 @@ def record_confirm(
             state.last_confirm_at = now
             state.updated_at = now
         session.flush()
-        _fault(FAULT_CRASH_BEFORE_COMMIT)
+        crash_point(FAULT_CRASH_BEFORE_COMMIT)
     return Recorded(len(confirmed_ids), len(orphaned_ids), expired, len(updated), events)
 
 
@@ -153,7 +150,7 @@ def _is_postgres(session: Session) -> bool:
     return session.bind is not None and session.bind.dialect.name == "postgresql"
 
 
-def _lock_chain(session: Session, chain: str) -> ChainState | None:
+def lock_chain(session: Session, chain: str) -> ChainState | None:
     """The chain's checkpoint row, locked for this transaction (None before the first scan).
 
     Confirm never creates the row: the first scan pass inserts it, and an insert from
@@ -288,7 +285,7 @@ def _expirable(session: Session, state: ChainState, head: int, now: datetime) ->
     return list(session.execute(stmt).scalars())
 
 
-def _lock_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
+def lock_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
     """Load (and on PostgreSQL lock, in id order) the payments with fresh transfers."""
     payments: dict[str, Payment] = {}
     for chunk in _chunks(sorted(ids), 500):
@@ -308,8 +305,3 @@ def _lock_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
 def _chunks(items: list, size: int) -> Iterable[list]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
-
-
-def _fault(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(FAULT_EXIT_CODE)

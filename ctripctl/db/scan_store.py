@@ -16,7 +16,6 @@ counts money twice.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,12 +32,12 @@ from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
 from ctripctl.domain.records import Found, Header, Watch
 from ctripctl.errors import Busy
 from ctripctl.evm.addresses import to_checksum
+from ctripctl.faults import crash_point
 
-#: Test-only fault injection (tests/integration/test_scan_faults.py): when set to
-#: "crash-before-commit" / "crash-after-commit", the process exits with FAULT_EXIT_CODE
-#: right before / right after the pass's commit, as a `kill -9` would.
-FAULT_ENV = "CTRIP_TEST_FAULT"
-FAULT_EXIT_CODE = 86
+#: Crash points (ctripctl/faults.py; tests/integration/test_scan_faults.py): right before
+#: and right after the pass's commit.
+FAULT_CRASH_BEFORE_COMMIT = "crash-before-commit"
+FAULT_CRASH_AFTER_COMMIT = "crash-after-commit"
 
 
 @dataclass(frozen=True)
@@ -210,8 +209,8 @@ def record_pass(
 
         _store_hashes(session, chain, base, headers, new_block, keep)
         session.flush()
-        _fault("crash-before-commit")
-    _fault("crash-after-commit")
+        crash_point(FAULT_CRASH_BEFORE_COMMIT)
+    crash_point(FAULT_CRASH_AFTER_COMMIT)
     return Recorded(found, orphaned, len(touched), events)
 
 
@@ -359,8 +358,3 @@ def _store_hashes(
     if rows:
         session.execute(insert(ScannedBlock), rows)
     session.execute(delete(ScannedBlock).where(ScannedBlock.chain == chain, ScannedBlock.number <= floor))
-
-
-def _fault(point: str) -> None:
-    if os.environ.get(FAULT_ENV) == point:
-        os._exit(FAULT_EXIT_CODE)

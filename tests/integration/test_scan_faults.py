@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from ctripctl.db.models import ChainState, Transfer, WebhookEvent
-from ctripctl.db.scan_store import FAULT_ENV, FAULT_EXIT_CODE
 from ctripctl.db.session import get_engine, transaction
+from ctripctl.faults import FAULT_ENV, FAULT_EXIT_CODE
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
