@@ -76,8 +76,12 @@ _CHAIN_KEYS = {
     "rpc_timeout",
     "scan_source",
     "tokens",
+    "treasury",
+    "max_fee_gwei",
+    "sweep_min",
+    "fee_cache_ttl",
 }
-_TOKEN_KEYS = {"address", "decimals"}
+_TOKEN_KEYS = {"address", "decimals", "sweep_min"}
 # Names end up in database columns (chain: 64 chars, token: 32) and env var names.
 _NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _SYMBOL = re.compile(r"[A-Za-z0-9_.-]{1,32}")
@@ -88,6 +92,7 @@ class TokenConfig:
     symbol: str
     address: str  # checksummed
     decimals: int
+    sweep_min_base: int = 0  # smaller balances are not swept
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,10 @@ class ChainConfig:
     rpc_timeout: timedelta = timedelta(seconds=10)
     scan_source: str = "blocks"  # "blocks" (full-transaction blocks + eth_getLogs) or "receipts"
     tokens: Mapping[str, TokenConfig] = field(default_factory=dict)
+    treasury: str | None = None  # checksummed; None: this chain is not swept
+    max_fee_wei: int | None = None  # the cap on max fee per gas (gas price on legacy chains)
+    sweep_min_base: int = 0  # native balances below this are not swept
+    fee_cache_ttl: timedelta = timedelta(seconds=10)
 
     def asset(self, token: str | None) -> Asset:
         """The asset named by `--token` (None: the native coin). Symbols ignore case."""
@@ -291,7 +300,9 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
                 f"{v.path}: {twhere}.address: duplicate token (same address as {seen_addresses[address]})"
             )
         seen_addresses[address] = symbol
-        tokens[symbol] = TokenConfig(symbol, address, v.integer(traw, "decimals", twhere, None, 0, 36))
+        decimals = v.integer(traw, "decimals", twhere, None, 0, 36)
+        sweep_min = v.amount(traw, "sweep_min", twhere, decimals)
+        tokens[symbol] = TokenConfig(symbol, address, decimals, sweep_min)
     return ChainConfig(
         name=name,
         chain_id=v.integer(raw, "chain_id", where, None, 1, 2**63 - 1),
@@ -305,6 +316,10 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         max_idle=v.duration(raw, "max_idle", where, "10m"),
         rpc_timeout=v.duration(raw, "rpc_timeout", where, "10s"),
         scan_source=_scan_source(v, raw, where),
+        treasury=_treasury(v, raw, where),
+        max_fee_wei=v.amount(raw, "max_fee_gwei", where, 9) or None,
+        sweep_min_base=v.amount(raw, "sweep_min", where, NATIVE_DECIMALS),
+        fee_cache_ttl=v.duration(raw, "fee_cache_ttl", where, "10s"),
         tokens=tokens,
     )
 
@@ -317,6 +332,19 @@ def _scan_source(v: _Validator, raw: Mapping[str, Any], where: str) -> str:
     if source not in ("blocks", "receipts"):
         raise InputError(f"{v.path}: {where}.scan_source must be 'blocks' or 'receipts'")
     return source
+
+
+def _treasury(v: _Validator, raw: Mapping[str, Any], where: str) -> str | None:
+    """Where sweeps go: an address with a valid EIP-55 checksum (or all one case)."""
+    from ctripctl.evm.addresses import parse_address
+
+    text = v.string(raw, "treasury", where)
+    if not text:
+        return None
+    try:
+        return parse_address(text, what="treasury")
+    except InputError as exc:
+        raise InputError(f"{v.path}: {where}.treasury: {exc}") from None
 
 
 class _Validator:
@@ -361,6 +389,20 @@ class _Validator:
         if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
             raise InputError(f"{self.path}: {self._key(where, key)} must be an integer from {lo} to {hi}")
         return value
+
+    def amount(self, raw: Mapping[str, Any], key: str, where: str, decimals: int) -> int:
+        """An optional decimal string in whole units ("0.01"), as base units; absent: 0."""
+        from ctripctl.domain.money import parse_amount
+
+        value = raw.get(key, "0")
+        if not isinstance(value, str):
+            raise InputError(f'{self.path}: {self._key(where, key)} must be a decimal string like "0.01"')
+        if value.strip() in ("0", "0.0", ""):
+            return 0
+        try:
+            return parse_amount(value, decimals, asset=self._key(where, key))
+        except InputError as exc:
+            raise InputError(f"{self.path}: {self._key(where, key)}: {exc}") from None
 
     def duration(self, raw: Mapping[str, Any], key: str, where: str, default: str) -> timedelta:
         value = raw.get(key, default)
@@ -422,3 +464,36 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
         return prefix + str(base / url[len(prefix) :])
     return url
+
+
+#: Where `sweep run` reads the mnemonic when [wallet] mnemonic_file is not set.
+MNEMONIC_FILE_ENV = "CTRIP_MNEMONIC_FILE"
+
+
+def read_mnemonic(config: Config, env: Mapping[str, str] | None = None) -> str:
+    """The wallet mnemonic, for `sweep run` only: from CTRIP_MNEMONIC_FILE or [wallet]
+    mnemonic_file (the environment names a file, never the words). The file must be
+    readable by its owner only (mode 0600 or stricter). Errors never quote its content."""
+    env = os.environ if env is None else env
+    named = env.get(MNEMONIC_FILE_ENV)
+    path = Path(named) if named else config.mnemonic_file
+    source = MNEMONIC_FILE_ENV if named else "wallet.mnemonic_file"
+    if path is None:
+        raise InputError(
+            f"sweeping needs the wallet mnemonic: set [wallet] mnemonic_file or {MNEMONIC_FILE_ENV}"
+        )
+    try:
+        mode = path.stat().st_mode
+        if mode & 0o077:
+            raise InputError(
+                f"{source}: {path} is readable by group or others (mode {mode & 0o777:o}); "
+                f"run `chmod 600 {path}`"
+            )
+        words = path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise InputError(f"{source}: cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{source}: {path} is not a text file") from None
+    if not words:
+        raise InputError(f"{source}: {path} is empty")
+    return words

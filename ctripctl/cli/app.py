@@ -12,7 +12,16 @@ from typing import Annotated
 import typer
 
 from ctripctl import __version__
-from ctripctl.cli import chain_cmd, confirm_cmd, payment_cmd, scan_cmd, setup_cmd, status_cmd, webhooks_cmd
+from ctripctl.cli import (
+    chain_cmd,
+    confirm_cmd,
+    payment_cmd,
+    scan_cmd,
+    setup_cmd,
+    status_cmd,
+    sweep_cmd,
+    webhooks_cmd,
+)
 
 app = typer.Typer(
     name="ctripctl",
@@ -75,3 +84,4 @@ app.command("status")(status_cmd.status)
 app.command("scan")(scan_cmd.scan)
 app.command("confirm")(confirm_cmd.confirm)
 app.add_typer(webhooks_cmd.app, name="webhooks")
+app.add_typer(sweep_cmd.app, name="sweep")

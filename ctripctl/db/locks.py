@@ -38,22 +38,35 @@ if TYPE_CHECKING:
     from ctripctl.db.session import Database
 
 
-def busy_message(chain: str) -> str:
-    return f"another scan pass of chain {chain!r} is running (it holds the lock); this run changed nothing"
+def busy_message(chain: str, purpose: str = "scan") -> str:
+    return (
+        f"another {purpose} pass of chain {chain!r} is running (it holds the lock); this run changed nothing"
+    )
+
+
+def scan_lock(database: Database, chain: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the chain's scan lock for the block, or raise Busy at once."""
+    return pass_lock(database, chain, "scan")
+
+
+def sweep_lock(database: Database, chain: str) -> contextlib.AbstractContextManager[None]:
+    """Hold the chain's sweep lock (independent of its scan lock), or raise Busy at once."""
+    return pass_lock(database, chain, "sweep")
 
 
 @contextlib.contextmanager
-def scan_lock(database: Database, chain: str) -> Iterator[None]:
-    """Hold the chain's scan lock for the block, or raise Busy at once.
+def pass_lock(database: Database, chain: str, purpose: str) -> Iterator[None]:
+    """Hold the lock of `purpose` passes on `chain` for the block, or raise Busy at once.
 
     A plain SQLite file URL is locked without creating the engine (no SQLAlchemy import).
     """
+    message = busy_message(chain, purpose)
     if database.is_sqlite:
         path = database.sqlite_path or database.engine.url.database
-        with _file_lock(path, f"scan-{chain}", busy_message(chain)):
+        with _file_lock(path, f"{purpose}-{chain}", message):
             yield
     elif database.engine.dialect.name == "postgresql":
-        with _advisory_lock(database.engine, f":scan:{chain}", busy_message(chain)):
+        with _advisory_lock(database.engine, f":{purpose}:{chain}", message):
             yield
     else:  # pragma: no cover - config only lets SQLite and PostgreSQL URLs through to here
         raise InputError(f"database {database.url!r} is not supported (use SQLite or PostgreSQL)")

@@ -61,6 +61,8 @@ class Payment(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # its sweep reached depth
+    swept_base: Mapped[int] = mapped_column(BaseUnits, default=0)  # moved to the treasury, at depth
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -95,6 +97,7 @@ class Transfer(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a confirmed sweep moved it
 
     payment: Mapped[Payment] = relationship(back_populates="transfers")
 
@@ -117,6 +120,10 @@ class ChainState(Base):
     head_block: Mapped[int | None] = mapped_column(BigInteger)
     last_scan_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_confirm_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the last sweep pass saw of the gas tank (`status` raises gas_tank_low from it).
+    last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tank_balance_base: Mapped[int | None] = mapped_column(BaseUnits)
+    tank_needed_base: Mapped[int | None] = mapped_column(BaseUnits)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -182,3 +189,43 @@ class WebhookAttempt(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (Index("ix_webhook_attempts_event", "event_seq"),)
+
+
+class Sweep(Base):
+    """One signed outgoing transaction: a sweep to the treasury or a gas top-up.
+
+    Written (raw bytes included) before it is broadcast, so a crash at any point leaves
+    a row the next pass can resolve: re-send the same bytes, or see its nonce spent.
+    """
+
+    __tablename__ = "sweeps"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), unique=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # domain.sweeping.SweepKind
+    status: Mapped[str] = mapped_column(String(16))  # domain.sweeping.SweepStatus
+    from_address: Mapped[str] = mapped_column(String(42))
+    to_address: Mapped[str] = mapped_column(String(42))
+    token: Mapped[str | None] = mapped_column(String(32))  # symbol; NULL = native coin
+    token_address: Mapped[str | None] = mapped_column(String(42))
+    amount_base: Mapped[int] = mapped_column(BaseUnits)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    gas_limit: Mapped[int] = mapped_column(BigInteger)
+    fee: Mapped[dict[str, Any]] = mapped_column(JSONType)  # FeeQuote.to_json()
+    tx_hash: Mapped[str] = mapped_column(String(66), unique=True)
+    raw_tx: Mapped[str] = mapped_column(Text)
+    payment_ids: Mapped[list[str]] = mapped_column(JSONType)
+    transfer_ids: Mapped[list[int]] = mapped_column(JSONType)  # the confirmed credits it moves
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    block_hash: Mapped[str | None] = mapped_column(String(66))
+    broadcasts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    final_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        Index("ix_sweeps_chain_status", "chain", "status"),
+        Index("ix_sweeps_from", "chain", "from_address", "nonce"),
+    )

@@ -30,7 +30,7 @@ def facts_of(payment: Payment) -> Facts:
         ),
         expired=payment.expired_at is not None,
         cancelled=payment.cancelled_at is not None,
-        settled=payment.status == Status.SETTLED,
+        settled=payment.settled_at is not None,
     )
 
 

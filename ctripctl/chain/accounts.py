@@ -1,0 +1,125 @@
+"""Account state and transactions for the sweep pass: balances, nonces, receipts, gas
+estimates and broadcasts, each as a few JSON-RPC batches however many addresses there are.
+
+Returns plain records; every decision about them is in domain/sweeping.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ctripctl.chain.rpc import Call, RpcClient, RpcError
+from ctripctl.domain.sweeping import Receipt
+from ctripctl.errors import NodeUnavailable
+from ctripctl.evm.transactions import balance_of_data, decode_uint
+
+#: Calls per JSON-RPC request: public providers cap batches (some at 100).
+CALLS_PER_REQUEST = 50
+
+
+@dataclass(frozen=True)
+class Holding:
+    """What a deposit address holds of its asset, now and at the confirmation depth."""
+
+    address: str
+    token_address: str | None
+    latest: int
+    at_depth: int
+    native_latest: int  # the gas money on the address (== latest for a native asset)
+
+
+def _chunks(calls: Sequence[Call], size: int = CALLS_PER_REQUEST) -> Iterator[Sequence[Call]]:
+    for i in range(0, len(calls), size):
+        yield calls[i : i + size]
+
+
+def _batch(rpc: RpcClient, calls: Sequence[Call]) -> list[Any]:
+    results: list[Any] = []
+    for chunk in _chunks(calls):
+        results.extend(rpc.batch(chunk))
+    return results
+
+
+def _quantity(answer: Any, what: str) -> int:
+    if isinstance(answer, RpcError):
+        raise NodeUnavailable(f"{what}: {answer.message}")
+    try:
+        return decode_uint(answer)
+    except ValueError:
+        raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
+
+
+def read_holdings(rpc: RpcClient, items: Sequence[tuple[str, str | None]], depth_block: int) -> list[Holding]:
+    """Balances of (address, token address or None) pairs at "latest" and at `depth_block`."""
+    depth = hex(depth_block)
+    calls: list[Call] = []
+    for address, token in items:
+        calls.append(("eth_getBalance", (address, "latest")))
+        if token is None:
+            calls.append(("eth_getBalance", (address, depth)))
+        else:
+            data = balance_of_data(address)
+            calls.append(("eth_call", ({"to": token, "data": data}, "latest")))
+            calls.append(("eth_call", ({"to": token, "data": data}, depth)))
+    answers = iter(_batch(rpc, calls))
+    holdings = []
+    for address, token in items:
+        native = _quantity(next(answers), f"balance of {address}")
+        if token is None:
+            at_depth = _quantity(next(answers), f"balance of {address} at block {depth_block}")
+            holdings.append(Holding(address, None, native, at_depth, native))
+        else:
+            latest = _quantity(next(answers), f"token balance of {address}")
+            at_depth = _quantity(next(answers), f"token balance of {address} at block {depth_block}")
+            holdings.append(Holding(address, token, latest, at_depth, native))
+    return holdings
+
+
+def native_balance(rpc: RpcClient, address: str) -> int:
+    return _quantity(rpc.call("eth_getBalance", address, "latest"), f"balance of {address}")
+
+
+def nonces(rpc: RpcClient, addresses: Sequence[str], tag: str) -> dict[str, int]:
+    """eth_getTransactionCount per address at `tag` ("latest": mined; "pending": + mempool)."""
+    unique = list(dict.fromkeys(addresses))
+    answers = _batch(rpc, [("eth_getTransactionCount", (a, tag)) for a in unique])
+    return {a: _quantity(r, f"nonce of {a}") for a, r in zip(unique, answers, strict=True)}
+
+
+def receipts(rpc: RpcClient, tx_hashes: Sequence[str]) -> dict[str, Receipt | None]:
+    """The receipt of each transaction, None where the node has none (not mined, or reorged away)."""
+    answers = _batch(rpc, [("eth_getTransactionReceipt", (h,)) for h in tx_hashes])
+    found: dict[str, Receipt | None] = {}
+    for tx_hash, answer in zip(tx_hashes, answers, strict=True):
+        if isinstance(answer, RpcError):
+            raise NodeUnavailable(f"eth_getTransactionReceipt({tx_hash}): {answer.message}")
+        if not answer or answer.get("blockHash") is None or answer.get("blockNumber") is None:
+            found[tx_hash] = None
+            continue
+        if str(answer.get("transactionHash", "")).lower() != tx_hash.lower():
+            raise NodeUnavailable(f"the node answered the receipt of another transaction for {tx_hash}")
+        found[tx_hash] = Receipt(
+            block_number=int(answer["blockNumber"], 16),
+            block_hash=answer["blockHash"].lower(),
+            success=answer.get("status") == "0x1",
+        )
+    return found
+
+
+def has_code(rpc: RpcClient, address: str) -> bool:
+    code = rpc.call("eth_getCode", address, "latest")
+    return isinstance(code, str) and code not in ("0x", "0x0", "")
+
+
+def estimate_gas(rpc: RpcClient, requests: Sequence[dict[str, Any]]) -> list[int | None]:
+    """eth_estimateGas per call object; None where the node says the call would fail."""
+    answers = _batch(rpc, [("eth_estimateGas", (r,)) for r in requests])
+    return [None if isinstance(a, RpcError) else _quantity(a, "eth_estimateGas") for a in answers]
+
+
+def broadcast(rpc: RpcClient, raws: Sequence[str]) -> list[str | None]:
+    """eth_sendRawTransaction for each; None where the node accepted it, else its error text."""
+    answers = _batch(rpc, [("eth_sendRawTransaction", (raw,)) for raw in raws])
+    return [a.message if isinstance(a, RpcError) else None for a in answers]

@@ -1,0 +1,341 @@
+"""The sweeps table: what the sweep pass reads before asking the node, and what it records.
+
+Each write is one short transaction and none is open during a network call. The order
+that makes sweeping crash-safe is the pass's (passes/sweep.py): `record_signed` commits
+the signed bytes BEFORE the broadcast; `record_broadcasts` and `record_verdicts` only
+ever move a row forward from the status it was read with (compare-and-set), and the
+verdict that confirms a sweep settles its payments in the same transaction as their
+outbox events.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.engine import Engine
+
+from ctripctl.db.confirm_store import lock_chain, lock_payments
+from ctripctl.db.models import ChainState, Payment, Sweep, Transfer
+from ctripctl.db.recompute import refresh
+from ctripctl.db.session import transaction
+from ctripctl.db.snapshot import iso
+from ctripctl.domain.ids import new_id
+from ctripctl.domain.lifecycle import Status, TransferState
+from ctripctl.domain.sweeping import LIVE, SweepKind, SweepStatus, Verdict
+from ctripctl.errors import NotFound
+
+_LIVE = [s.value for s in LIVE]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A payment whose deposit holds confirmed, not yet swept credits."""
+
+    payment_id: str
+    address: str
+    derivation_index: int
+    token: str | None
+    token_address: str | None
+    decimals: int
+    transfer_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class LiveSweep:
+    id: str
+    kind: SweepKind
+    status: SweepStatus
+    from_address: str
+    to_address: str
+    nonce: int
+    tx_hash: str
+    raw_tx: str
+    amount_base: int
+
+
+@dataclass(frozen=True)
+class NewSweep:
+    """A signed transaction about to be recorded (then broadcast)."""
+
+    kind: SweepKind
+    from_address: str
+    to_address: str
+    token: str | None
+    token_address: str | None
+    amount_base: int
+    nonce: int
+    gas_limit: int
+    fee: dict[str, Any]
+    tx_hash: str
+    raw_tx: str
+    payment_ids: tuple[str, ...]
+    transfer_ids: tuple[int, ...] = ()
+    id: str = ""
+
+    def with_id(self) -> NewSweep:
+        return replace(self, id=new_id("swp"))
+
+
+@dataclass(frozen=True)
+class Recorded:
+    mined: int = 0
+    confirmed: int = 0
+    reverted: int = 0
+    dropped: int = 0
+    settled: int = 0  # payments that became settled
+    events: int = 0
+
+
+@dataclass(frozen=True)
+class State:
+    """What the planner must know of earlier sweeps on the chain."""
+
+    live: list[LiveSweep]
+    next_nonce: dict[str, int]  # sender → one past its highest recorded, not dropped nonce
+    reverts: Counter[str]  # sender → sweeps of it that reverted
+
+
+def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
+    """Payments of `chain` with confirmed credits no confirmed sweep has moved yet: confirmed
+    payments, and any payment whose late or over credits are confirmed. Oldest first."""
+    stmt = (
+        select(
+            Payment.id,
+            Payment.address,
+            Payment.derivation_index,
+            Payment.token,
+            Payment.token_address,
+            Payment.decimals,
+            Transfer.id,
+        )
+        .join(Transfer, Transfer.payment_id == Payment.id)
+        .where(
+            Payment.chain == chain,
+            Transfer.state == TransferState.CONFIRMED.value,
+            Transfer.swept_at.is_(None),
+            or_(Payment.status == Status.CONFIRMED.value, Payment.paid_late, Payment.overpaid),
+        )
+        .order_by(Payment.created_at, Payment.id, Transfer.id)
+    )
+    found: dict[str, Candidate] = {}
+    with transaction(engine) as session:
+        for pid, address, index, token, token_address, decimals, transfer_id in session.execute(stmt):
+            known = found.get(pid)
+            if known is None:
+                if len(found) >= limit:
+                    break
+                found[pid] = Candidate(pid, address, index, token, token_address, decimals, (transfer_id,))
+            else:
+                found[pid] = Candidate(
+                    **{**known.__dict__, "transfer_ids": (*known.transfer_ids, transfer_id)}
+                )
+    return list(found.values())
+
+
+def read_state(engine: Engine, chain: str) -> State:
+    live_stmt = (
+        select(Sweep).where(Sweep.chain == chain, Sweep.status.in_(_LIVE)).order_by(Sweep.nonce, Sweep.seq)
+    )
+    nonce_stmt = (
+        select(Sweep.from_address, func.max(Sweep.nonce))
+        .where(Sweep.chain == chain, Sweep.status != SweepStatus.DROPPED.value)
+        .group_by(Sweep.from_address)
+    )
+    reverts_stmt = (
+        select(Sweep.from_address, func.count())
+        .where(Sweep.chain == chain, Sweep.status == SweepStatus.REVERTED.value)
+        .group_by(Sweep.from_address)
+    )
+    with transaction(engine) as session:
+        live = [
+            LiveSweep(
+                s.id,
+                SweepKind(s.kind),
+                SweepStatus(s.status),
+                s.from_address,
+                s.to_address,
+                s.nonce,
+                s.tx_hash,
+                s.raw_tx,
+                s.amount_base,
+            )
+            for s in session.execute(live_stmt).scalars()
+        ]
+        next_nonce = {a: n + 1 for a, n in session.execute(nonce_stmt)}
+        reverts = Counter({a: n for a, n in session.execute(reverts_stmt)})
+    return State(live, next_nonce, reverts)
+
+
+def record_signed(engine: Engine, chain: str, sweeps: Sequence[NewSweep], now: datetime) -> list[NewSweep]:
+    """Commit the signed transactions (status `signed`) before any of them is broadcast."""
+    stored = [s.with_id() for s in sweeps]
+    if not stored:
+        return stored
+    with transaction(engine) as session:
+        session.add_all(
+            Sweep(
+                id=s.id,
+                chain=chain,
+                kind=s.kind.value,
+                status=SweepStatus.SIGNED.value,
+                from_address=s.from_address,
+                to_address=s.to_address,
+                token=s.token,
+                token_address=s.token_address,
+                amount_base=s.amount_base,
+                nonce=s.nonce,
+                gas_limit=s.gas_limit,
+                fee=s.fee,
+                tx_hash=s.tx_hash,
+                raw_tx=s.raw_tx,
+                payment_ids=list(s.payment_ids),
+                transfer_ids=list(s.transfer_ids),
+                broadcasts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            for s in stored
+        )
+    return stored
+
+
+def record_broadcasts(engine: Engine, outcomes: Mapping[str, str | None], now: datetime) -> int:
+    """After a broadcast: `signed` → `sent` where the node took it (error None); where it
+    refused, the row stays as it is with the node's words in last_error, and the next pass
+    judges it again. Returns how many became `sent`."""
+    sent = 0
+    with transaction(engine) as session:
+        for sweep_id, error in sorted(outcomes.items()):
+            values: dict[str, Any] = {"broadcasts": Sweep.broadcasts + 1, "updated_at": now}
+            if error is None:
+                values |= {"status": SweepStatus.SENT.value, "last_error": None}
+                stmt = update(Sweep).where(Sweep.id == sweep_id, Sweep.status == SweepStatus.SIGNED.value)
+                sent += session.execute(stmt.values(**values)).rowcount
+                session.execute(
+                    update(Sweep)
+                    .where(Sweep.id == sweep_id, Sweep.status != SweepStatus.SIGNED.value)
+                    .values(broadcasts=Sweep.broadcasts + 1, updated_at=now)
+                )
+            else:
+                values["last_error"] = error[:500]
+                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values))
+    return sent
+
+
+def record_verdicts(
+    engine: Engine, chain: str, verdicts: Mapping[str, tuple[SweepStatus, Verdict]], now: datetime
+) -> Recorded:
+    """Apply each verdict to its row if the row still has the status it was judged in,
+    and settle the payments of every sweep that became `confirmed` — one transaction."""
+    counts: Counter[str] = Counter()
+    settled_payments: dict[str, list[Sweep]] = {}
+    with transaction(engine) as session:
+        lock_chain(session, chain)  # the lock order of scan and confirm: chain row, then payments
+        for sweep_id in sorted(verdicts):
+            judged, verdict = verdicts[sweep_id]
+            if verdict.status is judged and verdict.block_hash is None:
+                continue
+            sweep = session.execute(
+                select(Sweep).where(Sweep.id == sweep_id, Sweep.status == judged.value)
+            ).scalar_one_or_none()
+            if sweep is None:
+                continue  # another pass moved it first
+            sweep.status = verdict.status.value
+            sweep.block_number = verdict.block_number
+            sweep.block_hash = verdict.block_hash
+            sweep.updated_at = now
+            if verdict.status not in LIVE:
+                sweep.final_at = now
+            if verdict.status is not judged:
+                counts[verdict.status.value] += 1
+            if verdict.status is SweepStatus.CONFIRMED and sweep.kind != SweepKind.TOPUP.value:
+                for payment_id in sweep.payment_ids:
+                    settled_payments.setdefault(payment_id, []).append(sweep)
+        payments = lock_payments(session, settled_payments)
+        events = 0
+        settled = 0
+        for payment_id in sorted(payments):
+            payment = payments[payment_id]
+            for sweep in settled_payments[payment_id]:
+                payment.swept_base += sweep.amount_base
+                if sweep.transfer_ids:
+                    session.execute(
+                        update(Transfer)
+                        .where(Transfer.id.in_(sweep.transfer_ids), Transfer.swept_at.is_(None))
+                        .values(swept_at=now)
+                        .execution_options(synchronize_session=False)
+                    )
+            if payment.settled_at is None and payment.cancelled_at is None:
+                payment.settled_at = now
+                settled += 1
+            payment.updated_at = now
+            session.flush()
+            events += len(refresh(session, payment, now))
+    return Recorded(
+        mined=counts[SweepStatus.MINED.value],
+        confirmed=counts[SweepStatus.CONFIRMED.value],
+        reverted=counts[SweepStatus.REVERTED.value],
+        dropped=counts[SweepStatus.DROPPED.value],
+        settled=settled,
+        events=events,
+    )
+
+
+def record_tank(engine: Engine, chain: str, balance: str | None, needed: str, now: datetime) -> None:
+    """What this pass saw of the gas tank, for `status` (gas_tank_low); balance None: not read."""
+    values: dict[str, Any] = {"last_sweep_at": now, "tank_needed_base": int(needed)}
+    if balance is not None:
+        values["tank_balance_base"] = int(balance)
+    with transaction(engine) as session:
+        session.execute(update(ChainState).where(ChainState.chain == chain).values(**values))
+
+
+def sweep_object(sweep: Sweep) -> dict[str, Any]:
+    """The public JSON shape of a sweep (`sweep list` items, `sweep show`)."""
+    return {
+        "id": sweep.id,
+        "chain": sweep.chain,
+        "kind": sweep.kind,
+        "status": sweep.status,
+        "address": sweep.from_address,
+        "from": sweep.from_address,
+        "to": sweep.to_address,
+        "token": sweep.token,
+        "token_address": sweep.token_address,
+        "amount_base": str(sweep.amount_base),
+        "nonce": sweep.nonce,
+        "gas_limit": sweep.gas_limit,
+        "fee": sweep.fee,
+        "tx_hash": sweep.tx_hash,
+        "block_number": sweep.block_number,
+        "block_hash": sweep.block_hash,
+        "payment_ids": list(sweep.payment_ids),
+        "broadcasts": sweep.broadcasts,
+        "last_error": sweep.last_error,
+        "created_at": iso(sweep.created_at),
+        "updated_at": iso(sweep.updated_at),
+        "final_at": iso(sweep.final_at),
+    }
+
+
+def list_sweeps(engine: Engine, *, chain: str | None, status: str | None, limit: int) -> list[dict[str, Any]]:
+    stmt = select(Sweep).order_by(Sweep.seq.desc()).limit(limit)
+    if chain is not None:
+        stmt = stmt.where(Sweep.chain == chain)
+    if status is not None:
+        stmt = stmt.where(Sweep.status == status)
+    with transaction(engine) as session:
+        return [sweep_object(s) for s in session.execute(stmt).scalars()]
+
+
+def get_sweep(engine: Engine, sweep_id: str) -> dict[str, Any]:
+    with transaction(engine) as session:
+        sweep = session.execute(select(Sweep).where(Sweep.id == sweep_id)).scalar_one_or_none()
+        if sweep is None:
+            raise NotFound(f"no sweep {sweep_id!r}")
+        return sweep_object(sweep)

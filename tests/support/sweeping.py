@@ -1,0 +1,108 @@
+"""A chain set up for sweeping: a treasury, the test mnemonic in a 0600 file, paid and
+confirmed payments, and read-backs of balances and sweep rows."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from ctripctl.db.models import Sweep
+from ctripctl.db.session import get_engine, transaction
+from ctripctl.evm.keys import tank_address
+from ctripctl.faults import FAULT_ENV
+from tests.support.cli import Cli
+from tests.support.config import TEST_XPUB, write_config
+from tests.support.evm import TEST_MNEMONIC, Chain
+
+ROOT = Path(__file__).resolve().parents[2]
+#: An address nobody holds a key of: anvil's accounts never touch it.
+TREASURY = "0x000000000000000000000000000000000000dEaD"
+TANK = tank_address(TEST_XPUB)
+ETH = 10**18
+USDT = 10**6
+
+
+def mnemonic_file(directory: Path, mode: int = 0o600, words: str = TEST_MNEMONIC) -> Path:
+    path = directory / "wallet.mnemonic"
+    path.write_text(words + "\n")
+    path.chmod(mode)
+    return path
+
+
+def sweep_config(
+    directory: Path,
+    *,
+    database_url: str,
+    rpc_url: str,
+    token_address: str | None = None,
+    chain_extra: str = "",
+    treasury: str | None = TREASURY,
+) -> Path:
+    keys = f'treasury = "{treasury}"\n' if treasury else ""
+    return write_config(
+        directory / "ctrip.toml",
+        database_url=database_url,
+        rpc_urls=[rpc_url],
+        token_address=token_address,
+        chain_extra=keys + chain_extra,
+    )
+
+
+def paid_and_confirmed(cli: Cli, chain: Chain, amount: str, token: Any = None) -> dict[str, Any]:
+    """Create a payment, pay it in full, and let scan + confirm confirm it."""
+    args = ["payment", "create", "--chain", "local", "--amount", amount]
+    if token is not None:
+        args += ["--token", "USDT"]
+    payment = cli.ok(*args)
+    if token is None:
+        chain.send_eth(payment["address"], int(payment["amount_base"]))
+    else:
+        chain.send_token(token, payment["address"], int(payment["amount_base"]))
+    chain.mine(3)
+    cli.ok("scan", "--chain", "local")
+    cli.ok("confirm", "--chain", "local")
+    shown = cli.ok("payment", "show", payment["id"])
+    assert shown["status"] == "confirmed", shown
+    return shown
+
+
+def sweep(cli: Cli, *extra: str) -> dict[str, Any]:
+    return cli.ok("sweep", "run", "--chain", "local", *extra)
+
+
+def sweep_rows(url: str) -> list[Sweep]:
+    with transaction(get_engine(url)) as session:
+        return list(session.execute(select(Sweep).order_by(Sweep.seq)).scalars())
+
+
+def sweep_process(config: Path, mnemonic: Path, *args: str, fault: str | None = None) -> tuple[int, str, str]:
+    """`python -m ctripctl sweep run` in a real process (a fault kills it like kill -9)."""
+    env = {**os.environ, "CTRIP_MNEMONIC_FILE": str(mnemonic)}
+    env.pop(FAULT_ENV, None)
+    if fault:
+        env[FAULT_ENV] = fault
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ctripctl",
+            "sweep",
+            "run",
+            "--chain",
+            "local",
+            "--config",
+            str(config),
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return done.returncode, done.stdout, done.stderr
