@@ -39,10 +39,11 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 from ctripctl.config import Config, load_config  # noqa: E402
+from ctripctl.db import claims  # noqa: E402
 from ctripctl.db.session import get_engine, transaction  # noqa: E402
 from ctripctl.domain.signing import secret_key  # noqa: E402
 from ctripctl.passes.flush import flush  # noqa: E402
-from ctripctl.webhooks import claims, schedule  # noqa: E402
+from ctripctl.webhooks import schedule  # noqa: E402
 from ctripctl.webhooks.delivery import USER_AGENT, body_bytes, signed_headers  # noqa: E402
 from tests.support.databases import migrated  # noqa: E402
 from tests.support.webhooks import hook_config, make_payments  # noqa: E402

@@ -111,8 +111,8 @@ def list_(
         ctripctl webhooks list --status dead --json
     """
     with cli_errors():
+        from ctripctl.db.events import list_events
         from ctripctl.db.session import transaction
-        from ctripctl.webhooks.events import list_events
 
         config = load(config_path)
         with transaction(engine(config)) as session:
@@ -136,8 +136,8 @@ def show(
         ctripctl webhooks show evt_0123456789abcdefghij
     """
     with cli_errors():
+        from ctripctl.db.events import show_event
         from ctripctl.db.session import transaction
-        from ctripctl.webhooks.events import show_event
 
         config = load(config_path)
         with transaction(engine(config)) as session:
@@ -164,8 +164,8 @@ def retry(
         ctripctl webhooks retry evt_0123456789abcdefghij
     """
     with cli_errors():
+        from ctripctl.db.events import retry_event
         from ctripctl.db.session import transaction
-        from ctripctl.webhooks.events import retry_event
 
         config = load(config_path)
         with transaction(engine(config)) as session:

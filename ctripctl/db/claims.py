@@ -36,42 +36,15 @@ from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from ctripctl.db.models import Payment, WebhookAttempt, WebhookEvent
-from ctripctl.webhooks.schedule import PENDING, SKIPPED
+from ctripctl.domain.events import Claimed, EventStatus, Outcome
 
 NO_TARGET = "no webhook URL: the payment has none and [webhooks] default_url is not set"
-
-
-@dataclass(frozen=True)
-class Claimed:
-    """One event leased to this flusher for one attempt."""
-
-    seq: int
-    id: str
-    payment_id: str
-    attempt: int  # this attempt's number (1-based), already counted in `attempts`
-    url: str
-    payload: dict[str, Any]
 
 
 @dataclass(frozen=True)
 class Claim:
     events: list[Claimed]
     skipped: int  # events without any target, marked skipped in the same transaction
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What one attempt did and what it means for its event (see `schedule.decide`)."""
-
-    event: Claimed
-    started_at: datetime
-    finished_at: datetime
-    status_code: int | None
-    error: str | None
-    response_body: str | None
-    latency_ms: int | None
-    status: str  # delivered / pending / dead
-    next_attempt_at: datetime | None
 
 
 def due_query(now: datetime, limit: int) -> Any:
@@ -83,7 +56,7 @@ def due_query(now: datetime, limit: int) -> Any:
     """
     heads = (
         select(func.min(WebhookEvent.seq))
-        .where(WebhookEvent.status == PENDING)
+        .where(WebhookEvent.status == EventStatus.PENDING.value)
         .group_by(WebhookEvent.payment_id)
     )
     return (
@@ -98,7 +71,7 @@ def due_query(now: datetime, limit: int) -> Any:
         .join(Payment, Payment.id == WebhookEvent.payment_id)
         .where(
             WebhookEvent.seq.in_(heads),
-            WebhookEvent.status == PENDING,
+            WebhookEvent.status == EventStatus.PENDING.value,
             WebhookEvent.next_attempt_at <= now,
             or_(WebhookEvent.lease_until.is_(None), WebhookEvent.lease_until <= now),
         )
@@ -125,7 +98,7 @@ def claim_due(
         session.execute(
             update(WebhookEvent)
             .where(WebhookEvent.seq.in_(skipped))
-            .values(status=SKIPPED, last_error=NO_TARGET, lease_until=None),
+            .values(status=EventStatus.SKIPPED.value, last_error=NO_TARGET, lease_until=None),
             execution_options={"synchronize_session": False},
         )
     if claimed:
@@ -164,7 +137,7 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
         .where(
             table.c.seq == bindparam("b_seq"),
             table.c.attempts == bindparam("b_attempt"),
-            table.c.status == PENDING,
+            table.c.status == EventStatus.PENDING.value,
         )
         .values(
             status=bindparam("b_status"),
@@ -186,7 +159,7 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome]) -> None:
                 "b_next": o.next_attempt_at or o.finished_at,
                 "b_error": o.error,
                 "b_code": o.status_code,
-                "b_delivered": o.finished_at if o.status == "delivered" else None,
+                "b_delivered": o.finished_at if o.status == EventStatus.DELIVERED else None,
             }
             for o in outcomes
         ],

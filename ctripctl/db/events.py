@@ -15,12 +15,12 @@ from sqlalchemy.orm import Session
 
 from ctripctl.db.models import WebhookAttempt, WebhookEvent
 from ctripctl.db.snapshot import iso
+from ctripctl.domain.events import EventStatus
 from ctripctl.errors import InputError, NotFound, RuleError
 from ctripctl.urls import mask_url
-from ctripctl.webhooks.schedule import DEAD, DELIVERED, PENDING, SKIPPED
 
-STATUSES = (PENDING, DELIVERED, DEAD, SKIPPED)
-RETRYABLE = (DEAD, DELIVERED, SKIPPED)
+STATUSES = (EventStatus.PENDING, EventStatus.DELIVERED, EventStatus.DEAD, EventStatus.SKIPPED)
+RETRYABLE = (EventStatus.DEAD, EventStatus.DELIVERED, EventStatus.SKIPPED)
 
 
 def event_object(event: WebhookEvent) -> dict[str, Any]:
@@ -31,7 +31,7 @@ def event_object(event: WebhookEvent) -> dict[str, Any]:
         "type": event.type,
         "status": event.status,
         "attempts": event.attempts,
-        "next_attempt_at": iso(event.next_attempt_at) if event.status == PENDING else None,
+        "next_attempt_at": iso(event.next_attempt_at) if event.status == EventStatus.PENDING else None,
         "last_status_code": event.last_status_code,
         "last_error": event.last_error,
         "delivered_at": iso(event.delivered_at),
@@ -106,7 +106,13 @@ def retry_event(session: Session, event_id: str, now: datetime) -> dict[str, Any
     session.execute(
         update(WebhookEvent)
         .where(WebhookEvent.seq == event.seq)
-        .values(status=PENDING, attempts=0, next_attempt_at=now, lease_until=None, delivered_at=None),
+        .values(
+            status=EventStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+            delivered_at=None,
+        ),
         execution_options={"synchronize_session": False},
     )
     session.expire(event)

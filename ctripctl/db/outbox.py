@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from ctripctl.db.models import Payment, WebhookEvent
 from ctripctl.db.snapshot import iso, payment_object
+from ctripctl.domain.events import EventStatus
 from ctripctl.domain.ids import new_id
 
 
@@ -32,7 +33,7 @@ def enqueue(session: Session, payment: Payment, types: Iterable[str], now: datet
                     "timestamp": iso(now),
                     "data": payment_object(payment),
                 },
-                status="pending",
+                status=EventStatus.PENDING.value,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from ctripctl.config import ChainConfig, Config
+from ctripctl.domain.events import EventStatus
 from ctripctl.domain.lifecycle import RECEIVING, Status
 from ctripctl.ops import health
 from ctripctl.urls import mask_url
@@ -98,6 +99,8 @@ def build_report(
             last_scan_at=state.get("last_scan_at"),
             last_confirm_at=state.get("last_confirm_at"),
             node_error=probe.error,
+            tank_balance=state.get("tank_balance_base"),
+            tank_needed=state.get("tank_needed_base"),
         )
         observations.append(obs)
         chains.append(
@@ -124,6 +127,12 @@ def build_report(
                     "open": _by_status(db["open"].get(name, {}), OPEN_STATUSES),
                 },
                 "rpc_urls": [mask_url(u) for u in cfg.rpc_urls],
+                "sweep": {
+                    "last_sweep_at": iso(state.get("last_sweep_at")),
+                    "in_flight": db["sweeps_in_flight"].get(name, 0),
+                    "tank_balance_base": _text(state.get("tank_balance_base")),
+                    "tank_needed_base": _text(state.get("tank_needed_base")),
+                },
             }
         )
     hooks = db["webhooks"]
@@ -188,7 +197,8 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
     """Every database fact status needs, in one transaction (a consistent picture)."""
     from sqlalchemy import func, select
 
-    from ctripctl.db.models import ChainState, Payment, WebhookEvent
+    from ctripctl.db.models import ChainState, Payment, Sweep, WebhookEvent
+    from ctripctl.domain.sweeping import LIVE
 
     states = {
         s.chain: {
@@ -196,6 +206,9 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
             "head_block": s.head_block,
             "last_scan_at": s.last_scan_at,
             "last_confirm_at": s.last_confirm_at,
+            "last_sweep_at": s.last_sweep_at,
+            "tank_balance_base": s.tank_balance_base,
+            "tank_needed_base": s.tank_needed_base,
         }
         for s in session.scalars(select(ChainState))
     }
@@ -215,15 +228,24 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
     )
     for chain, status, count in rows:
         open_.setdefault(chain, {})[status] = count
-    pending = WebhookEvent.status == "pending"
+    pending = WebhookEvent.status == EventStatus.PENDING.value
     pending_count, oldest_pending = session.execute(
         select(func.count(), func.min(WebhookEvent.created_at)).where(pending)
     ).one()
     oldest_due = session.execute(
         select(func.min(WebhookEvent.next_attempt_at)).where(pending, WebhookEvent.next_attempt_at <= now)
     ).scalar_one()
-    dead = session.execute(select(func.count()).where(WebhookEvent.status == "dead")).scalar_one()
+    dead = session.execute(
+        select(func.count()).where(WebhookEvent.status == EventStatus.DEAD.value)
+    ).scalar_one()
+    live = [s.value for s in LIVE]
+    in_flight = dict(
+        session.execute(
+            select(Sweep.chain, func.count()).where(Sweep.status.in_(live)).group_by(Sweep.chain)
+        ).all()
+    )
     return {
+        "sweeps_in_flight": in_flight,
         "chain_states": states,
         "recent": recent,
         "open": open_,
@@ -239,6 +261,10 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
 def _by_status(counts: Mapping[str, int], statuses: tuple[str, ...]) -> dict[str, int]:
     """Counts for every status (zeros included, so gauges and columns never go missing)."""
     return {s: int(counts.get(s, 0)) for s in statuses}
+
+
+def _text(amount: int | None) -> str | None:
+    return None if amount is None else str(amount)
 
 
 def _seconds(delta: timedelta | None) -> int | None:

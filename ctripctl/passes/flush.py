@@ -36,17 +36,19 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ctripctl.config import WebhookConfig
+from ctripctl.db import claims
+from ctripctl.domain.events import EventStatus, Outcome
 from ctripctl.domain.signing import secret_key
 from ctripctl.errors import DatabaseUnavailable, InputError
 from ctripctl.urls import mask_url
-from ctripctl.webhooks import claims, schedule
+from ctripctl.webhooks import schedule
 from ctripctl.webhooks.delivery import TargetGuard, make_client, send
 
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy.engine import Engine
 
-    from ctripctl.webhooks.claims import Claimed, Outcome
+    from ctripctl.domain.events import Claimed
 
 log = logging.getLogger("ctripctl.webhooks")
 
@@ -217,9 +219,9 @@ class _Flusher:
     def _tally(self, outcomes: list[Outcome]) -> None:
         for o in outcomes:
             self.result.attempted += 1
-            if o.status == schedule.DELIVERED:
+            if o.status == EventStatus.DELIVERED:
                 self.result.delivered += 1
-            elif o.status == schedule.DEAD:
+            elif o.status == EventStatus.DEAD:
                 self.result.dead += 1
             else:
                 self.result.failed += 1
@@ -240,9 +242,9 @@ class _Flusher:
             rand=random.random,
         )
         error = attempt.error
-        if decision.status == schedule.DEAD and decision.reason and error and decision.reason not in error:
+        if decision.status == EventStatus.DEAD and decision.reason and error and decision.reason not in error:
             error = f"{error}; dead: {decision.reason}"
-        if decision.status != schedule.DELIVERED:
+        if decision.status != EventStatus.DELIVERED:
             log.info(
                 "webhook %s attempt %d to %s failed: %s (now %s)",
                 event.id,
@@ -251,7 +253,7 @@ class _Flusher:
                 error,
                 decision.status,
             )
-        return claims.Outcome(
+        return Outcome(
             event=event,
             started_at=started_at,
             finished_at=finished_at,

@@ -41,7 +41,7 @@ from ctripctl.webhooks.targets import UnresolvableTarget, check_target
 if TYPE_CHECKING:
     import httpx
 
-    from ctripctl.webhooks.claims import Claimed
+    from ctripctl.domain.events import Claimed
 
 log = logging.getLogger("ctripctl.webhooks")
 

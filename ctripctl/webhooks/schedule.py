@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from ctripctl.domain.events import EventStatus
+
 RETRY_DELAYS: tuple[timedelta, ...] = (
     timedelta(seconds=5),
     timedelta(minutes=5),
@@ -51,17 +53,18 @@ _DELAY_SECONDS = re.compile(rf"[0-9]{{1,{RETRY_AFTER_DIGITS}}}")
 RETRY_AFTER_STATUSES = frozenset({429, 503})
 GONE_STATUSES = frozenset({410})
 
-DELIVERED = "delivered"
-PENDING = "pending"
-DEAD = "dead"
-SKIPPED = "skipped"
+# The event statuses (domain/events.py), by the names callers of the schedule use.
+DELIVERED = EventStatus.DELIVERED
+PENDING = EventStatus.PENDING
+DEAD = EventStatus.DEAD
+SKIPPED = EventStatus.SKIPPED
 
 
 @dataclass(frozen=True)
 class Decision:
     """The event's next state after one attempt: `next_attempt_at` is set only when pending."""
 
-    status: str
+    status: EventStatus
     next_attempt_at: datetime | None = None
     reason: str | None = None
 

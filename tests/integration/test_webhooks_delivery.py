@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from ctripctl import __version__
+from ctripctl.db.claims import claim_due
 from ctripctl.domain.lifecycle import EVENT_CONFIRMED, EVENT_DETECTED
-from ctripctl.webhooks.claims import claim_due
 from ctripctl.webhooks.delivery import BODY_KEEP
 from ctripctl.webhooks.schedule import MAX_ATTEMPTS
 from tests.support.cli import Cli
@@ -403,8 +403,9 @@ def test_a_skipped_event_can_be_requeued_once_a_url_exists(tmp_path: Path, datab
 
 
 def test_a_stale_outcome_does_not_overwrite_a_newer_attempt(config_path: Path, receiver: Receiver) -> None:
+    from ctripctl.db.claims import record_outcomes
     from ctripctl.db.session import get_engine, transaction
-    from ctripctl.webhooks.claims import Outcome, record_outcomes
+    from ctripctl.domain.events import Outcome
 
     config = load(config_path)
     make_payments(config, 1, receiver.url())
