@@ -2,8 +2,16 @@
 
 A payment gateway that POSTs to merchant-supplied URLs must not become a way to reach
 the operator's internal network (SSRF). The URL's host is resolved and every address
-it resolves to is checked, at creation and again at delivery (DNS can change).
+it resolves to is checked, at creation and again at delivery (DNS can change), and once
+more at connect time (`transport.GuardedBackend`).
 `[webhooks] allow_private_targets = true` lifts the check (local development, tests).
+
+Refused: loopback, RFC 1918, link-local, cloud metadata, CGNAT (100.64.0.0/10), IPv6
+unique-local (fc00::/7) and site-local (fec0::/10), multicast, reserved and unspecified
+addresses; IPv4 embedded in IPv6 is judged as that IPv4 (IPv4-mapped ::ffff:0:0/96 and NAT64
+64:ff9b::/96, where DNS64 puts IPv4-only hosts); 6to4 (2002::/16) and local-use NAT64
+(64:ff9b:1::/48) are refused outright, since their relays reach whatever IPv4 address
+they embed.
 """
 
 from __future__ import annotations
@@ -28,10 +36,24 @@ class UnresolvableTarget(InputError):
     """The webhook host does not resolve (now): at delivery a transient failure, not a refusal."""
 
 
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # DNS64 maps IPv4-only hosts here: judge the IPv4
+_REFUSED_V6 = (
+    ipaddress.ip_network("fec0::/10"),  # site-local (deprecated, still routed inside some networks)
+    ipaddress.ip_network("2002::/16"),  # 6to4: the relay reaches the IPv4 address it embeds
+    ipaddress.ip_network("64:ff9b:1::/48"),  # NAT64 for local use: translates into the local network
+)
+
+
 def is_forbidden(ip: IPAddress) -> bool:
-    """True for addresses a public webhook must never reach."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    """True for addresses a public webhook must never reach (see the module doc)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if any(ip in net for net in _REFUSED_V6):
+            return True
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip in _NAT64:
+            ip = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
     return (
         ip in _METADATA
         or ip.is_private
@@ -40,7 +62,7 @@ def is_forbidden(ip: IPAddress) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
-        or (isinstance(ip, ipaddress.IPv4Address) and ip in ipaddress.ip_network("100.64.0.0/10"))
+        or (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT)
     )
 
 
