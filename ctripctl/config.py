@@ -1,42 +1,11 @@
 """ctrip.toml: load, validate and override from the environment.
 
-The file (path from `--config`, `CTRIP_CONFIG`, default `./ctrip.toml`)::
-
-    database_url = "sqlite:///ctrip.db"       # relative SQLite paths: next to this file
-
-    [payments]
-    default_expires_in = "60m"
-    late_window = "7d"                          # how long expired addresses stay watched
-
-    [wallet]
-    xpub = "xpub..."                            # account level m/44'/60'/0', watch-only
-    mnemonic_file = "ctrip.mnemonic"            # optional, 0600; never printed
-
-    [webhooks]
-    secret = "whsec_..."                        # or secret_file = "...", or CTRIP_WEBHOOK_SECRET
-    default_url = "https://merchant.example/hooks/ctrip"
-    allow_private_targets = false
-    timeout = "10s"
-
-    [chains.eth]
-    chain_id = 1
-    rpc_urls = ["https://rpc-a", "https://rpc-b"]
-    confirmations = 12
-    block_batch_size = 500
-    start_block = 21000000
-    finality = "confirmations"                  # or "finalized": use the node's finalized tag
-    native_symbol = "ETH"
-    max_lag_blocks = 50
-    max_idle = "10m"
-    scan_source = "blocks"                      # or "receipts" (see chain/fetch.py)
-
-    [chains.eth.tokens.USDT]
-    address = "0xdAC17F958D2ee523a2206206994597C13D831ec7"
-    decimals = 6
-
-Environment overrides: CTRIP_DATABASE_URL, CTRIP_XPUB, CTRIP_WEBHOOK_SECRET,
-CTRIP_WEBHOOK_SECRET_FILE, CTRIP_RPC_URLS_<CHAIN> (comma-separated). Every problem is
-one InputError naming the file and the key.
+The file's path comes from `--config`, `CTRIP_CONFIG`, or defaults to `./ctrip.toml`. The
+README's "Configuration" section shows every key (tests/unit/test_config_schema.py keeps
+it, the allowed-key sets below and the starter file in step). Environment overrides:
+CTRIP_DATABASE_URL, CTRIP_XPUB, CTRIP_WEBHOOK_SECRET, CTRIP_WEBHOOK_SECRET_FILE,
+CTRIP_RPC_URLS_<CHAIN> (comma-separated). Every problem is one InputError naming the file
+and the key.
 """
 
 from __future__ import annotations
