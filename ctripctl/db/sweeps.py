@@ -211,19 +211,13 @@ def record_broadcasts(engine: Engine, outcomes: Mapping[str, str | None], now: d
     sent = 0
     with transaction(engine) as session:
         for sweep_id, error in sorted(outcomes.items()):
-            values: dict[str, Any] = {"broadcasts": Sweep.broadcasts + 1, "updated_at": now}
+            row = update(Sweep).where(Sweep.id == sweep_id)
+            session.execute(
+                row.values(broadcasts=Sweep.broadcasts + 1, updated_at=now, last_error=error and error[:500])
+            )
             if error is None:
-                values |= {"status": SweepStatus.SENT.value, "last_error": None}
-                stmt = update(Sweep).where(Sweep.id == sweep_id, Sweep.status == SweepStatus.SIGNED.value)
-                sent += session.execute(stmt.values(**values)).rowcount
-                session.execute(
-                    update(Sweep)
-                    .where(Sweep.id == sweep_id, Sweep.status != SweepStatus.SIGNED.value)
-                    .values(broadcasts=Sweep.broadcasts + 1, updated_at=now)
-                )
-            else:
-                values["last_error"] = error[:500]
-                session.execute(update(Sweep).where(Sweep.id == sweep_id).values(**values))
+                moved = row.where(Sweep.status == SweepStatus.SIGNED.value)
+                sent += session.execute(moved.values(status=SweepStatus.SENT.value)).rowcount
     return sent
 
 

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 
 NODE_UNREACHABLE = "node_unreachable"
 NODE_BEHIND = "node_behind"
+GAS_TANK_LOW = "gas_tank_low"
 LAG = "lag"
 NEVER_SCANNED = "never_scanned"
 SCAN_IDLE = "scan_idle"
@@ -50,6 +51,8 @@ class ChainObservation:
     last_scan_at: datetime | None
     last_confirm_at: datetime | None
     node_error: str | None = None
+    tank_balance: int | None = None  # wei in the gas tank when the last sweep pass planned
+    tank_needed: int | None = None  # wei the token sweeps of that pass needed for gas
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,7 @@ def evaluate(
     problems: list[Problem] = []
     for chain in chains:
         problems.extend(_chain_problems(chain, now))
+        problems.extend(_tank_problems(chain))
     problems.extend(_webhook_problems(webhooks, now, webhook_max_delay))
     return problems
 
@@ -131,6 +135,16 @@ def _chain_problems(c: ChainObservation, now: datetime) -> Iterable[Problem]:
             CONFIRM_IDLE,
             c.name,
             f"{c.name}: no successful confirm pass for {human(since_confirm)} (max_idle {human(c.max_idle)})",
+        )
+
+
+def _tank_problems(c: ChainObservation) -> Iterable[Problem]:
+    if c.tank_needed and (c.tank_balance or 0) < c.tank_needed:
+        yield Problem(
+            GAS_TANK_LOW,
+            c.name,
+            f"{c.name}: the gas tank holds {c.tank_balance or 0} wei, token sweeps need {c.tank_needed} "
+            f"(fund the address `ctripctl sweep tank --chain {c.name}` shows)",
         )
 
 

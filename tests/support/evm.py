@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -65,11 +66,17 @@ class Chain:
     def block_hash(self, number: int) -> str:
         return self.w3.eth.get_block(number)["hash"].to_0x_hex()
 
+    @functools.cached_property
+    def legacy(self) -> bool:
+        """A chain without EIP-1559 (e.g. `anvil --hardfork berlin`)."""
+        return "baseFeePerGas" not in self.w3.eth.get_block("latest")
+
     # -- native -----------------------------------------------------------------------
     def send_eth(self, to: str, wei: int, sender: str | None = None) -> TxReceipt:
-        tx_hash = self.w3.eth.send_transaction(
-            {"from": sender or self.payer, "to": Web3.to_checksum_address(to), "value": wei}
-        )
+        tx: dict[str, Any] = {"from": sender or self.payer, "to": Web3.to_checksum_address(to), "value": wei}
+        if self.legacy:  # web3 would add EIP-1559 fields, which a pre-London node refuses
+            tx["gasPrice"] = self.w3.eth.gas_price
+        tx_hash = self.w3.eth.send_transaction(tx)
         return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20)
 
     # -- tokens -----------------------------------------------------------------------
