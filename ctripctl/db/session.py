@@ -62,6 +62,8 @@ def get_engine(url: str) -> Engine:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise InputError(f"database_url is not usable: {exc}") from None
+    except ModuleNotFoundError as exc:  # psycopg is an extra: pip install 'ctripctl[postgres]'
+        raise InputError(f"database_url needs {exc.name}: pip install 'ctripctl[postgres]'") from None
     _ENGINES.append(engine)
     return engine
 
