@@ -22,6 +22,7 @@ from tests.support.anvil import Anvil
 from tests.support.config import TEST_SECRET, TEST_XPUB
 from tests.support.evm import Chain
 from tests.support.receiver import Receiver
+from tests.support.sweeping import TREASURY, mnemonic_file
 
 ROOT = Path(__file__).resolve().parents[2]
 CRONTAB = ROOT / "crontab.example"
@@ -75,6 +76,7 @@ def site(tmp_path: Path, database_url: str, anvil: Anvil, base_anvil: Anvil) -> 
     for path in dirs.values():
         path.mkdir()
     (dirs["/etc/ctripctl"] / "webhook-secret").write_text(TEST_SECRET + "\n")
+    mnemonic_file(dirs["/etc/ctripctl"])  # wallet.mnemonic, 0600: this host sweeps
     (dirs["/etc/ctripctl"] / "ctrip.toml").write_text(
         f"""
 database_url = "{database_url}"
@@ -91,6 +93,7 @@ chain_id = 31337
 rpc_urls = ["{anvil.url}"]
 confirmations = 3
 max_lag_blocks = {MAX_LAG}
+treasury = "{TREASURY}"
 
 [chains.base]
 chain_id = 8453
@@ -130,7 +133,13 @@ def run_line(command: str, env: dict[str, str], cwd: Path) -> subprocess.Complet
 def test_crontab_parses_with_every_kind_of_job() -> None:
     crontab = parse_crontab(CRONTAB.read_text())
     commands = [c for _, c in crontab.jobs]
-    for needed in ("scan --chain eth", "confirm --chain eth", "webhooks flush", "status"):
+    for needed in (
+        "scan --chain eth",
+        "confirm --chain eth",
+        "webhooks flush",
+        "sweep run --chain eth",
+        "status",
+    ):
         assert any(needed in c for c in commands), needed
     assert {"PATH", "CTRIP_CONFIG", "CTRIP_LOG_FORMAT", "MAILTO"} <= set(crontab.env)
     assert not any("CTRIP_WEBHOOK_SECRET=" in line for line in CRONTAB.read_text().splitlines())
@@ -190,6 +199,7 @@ def test_every_line_runs_as_written(
         ("confirm", "eth", True),
         ("confirm", "base", True),
         ("webhooks_flush", None, True),
+        ("sweep", "eth", True),
     ]
     # Every metrics file parses and says the pass succeeded.
     prom = sorted(p.name for p in site["/var/lib/node_exporter/textfile"].iterdir())
@@ -199,6 +209,7 @@ def test_every_line_runs_as_written(
         "ctripctl_scan_base.prom",
         "ctripctl_scan_eth.prom",
         "ctripctl_status.prom",
+        "ctripctl_sweep_eth.prom",
         "ctripctl_webhooks_flush.prom",
     ]
     for name in prom:
@@ -211,6 +222,8 @@ def test_every_line_runs_as_written(
         ]
         assert success == [1.0], name
     assert "healthy" in (site["/var/lib/ctripctl"] / "status.txt").read_text()
+    # The sweep line moved the confirmed payment's money to the treasury.
+    assert chain.w3.eth.get_balance(TREASURY) > 0
 
     # Unhealthy: the health-check line prints the report (so cron mails it) and still exits 0.
     chain.mine(MAX_LAG + 1)
@@ -218,4 +231,5 @@ def test_every_line_runs_as_written(
     done = run_line(localise(status_line, site), env, cwd)
     assert done.returncode == 0, done.stderr
     assert "UNHEALTHY" in done.stdout
-    assert "Error: unhealthy (1): eth: 21 blocks behind the head" in done.stdout
+    # 20 + 1 mined here, + 1: the sweep line's transaction, mined after the scan line ran.
+    assert "Error: unhealthy (1): eth: 22 blocks behind the head" in done.stdout
