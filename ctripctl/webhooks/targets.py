@@ -94,3 +94,21 @@ def check_target(url: str, *, allow_private: bool) -> str:
                 "set [webhooks] allow_private_targets = true to allow it"
             )
     return url
+
+
+class HostChecks:
+    """`check_target` for many URLs at once (a CSV import): each distinct host is resolved once."""
+
+    def __init__(self, *, allow_private: bool) -> None:
+        self.allow_private = allow_private
+        self._passed: set[str] = set()
+
+    def __call__(self, url: str) -> str:
+        check_webhook_url(url)
+        if self.allow_private:
+            return url
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in self._passed:
+            check_target(url, allow_private=False)
+            self._passed.add(host)
+        return url

@@ -131,4 +131,6 @@ def test_unreadable_file(cli: Cli, tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00\x81chain")
     run = cli("payment", "import", str(binary))
     assert run.exit_code == 2, run
-    assert "cannot read" in run.stderr
+    assert "CSV line 1: not UTF-8" in run.stderr, run
+    run = cli("payment", "import", str(tmp_path))  # a directory
+    assert run.exit_code == 2 and "cannot read" in run.stderr, run
