@@ -11,7 +11,7 @@ outbox events.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -208,17 +208,27 @@ def record_broadcasts(engine: Engine, outcomes: Mapping[str, str | None], now: d
     """After a broadcast: `signed` → `sent` where the node took it (error None); where it
     refused, the row stays as it is with the node's words in last_error, and the next pass
     judges it again. Returns how many became `sent`."""
+    accepted = sorted(i for i, error in outcomes.items() if error is None)
     sent = 0
     with transaction(engine) as session:
+        for chunk in _chunks(accepted, 500):
+            rows = update(Sweep).where(Sweep.id.in_(chunk))
+            session.execute(rows.values(broadcasts=Sweep.broadcasts + 1, updated_at=now, last_error=None))
+            moved = rows.where(Sweep.status == SweepStatus.SIGNED.value).values(status=SweepStatus.SENT.value)
+            sent += session.execute(moved).rowcount
         for sweep_id, error in sorted(outcomes.items()):
-            row = update(Sweep).where(Sweep.id == sweep_id)
-            session.execute(
-                row.values(broadcasts=Sweep.broadcasts + 1, updated_at=now, last_error=error and error[:500])
-            )
-            if error is None:
-                moved = row.where(Sweep.status == SweepStatus.SIGNED.value)
-                sent += session.execute(moved.values(status=SweepStatus.SENT.value)).rowcount
+            if error is not None:
+                session.execute(
+                    update(Sweep)
+                    .where(Sweep.id == sweep_id)
+                    .values(broadcasts=Sweep.broadcasts + 1, updated_at=now, last_error=error[:500])
+                )
     return sent
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
 
 
 def record_verdicts(

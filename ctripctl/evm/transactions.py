@@ -81,19 +81,16 @@ class Unsigned:
 class Signed:
     raw: str  # 0x-hex, exactly what eth_sendRawTransaction gets (then and on every re-send)
     tx_hash: str  # 0x-hex, lowercase
-    sender: str  # checksummed address recovered from the key
 
 
 def sign(tx: Unsigned, private_key: bytes) -> Signed:
-    """Sign `tx`; the sender is recovered from the key so callers can check it."""
+    """Sign `tx` with `private_key` (evm/keys.Keyring checked the key's address already)."""
     from eth_account import Account
 
     if tx.value < 0:
         raise ValueError("a transaction value cannot be negative")
     signed = Account.sign_transaction(tx.fields(), private_key)
-    raw = signed.raw_transaction.hex()
     return Signed(
-        raw="0x" + raw.removeprefix("0x"),
+        raw="0x" + signed.raw_transaction.hex().removeprefix("0x"),
         tx_hash="0x" + signed.hash.hex().removeprefix("0x").lower(),
-        sender=Account.from_key(private_key).address,
     )
