@@ -48,6 +48,9 @@ class Recorded:
     events: int
 
 
+_PAID = (Status.CONFIRMED.value, Status.SETTLED.value)
+
+
 def read_watched(
     engine: Engine,
     chain: str,
@@ -61,22 +64,23 @@ def read_watched(
     RECEIVING statuses, plus — for the late window after they became so — expired
     payments (by expires_at: a late credit is recorded and flagged paid_late, never
     dropped), cancelled ones (by cancelled_at: a payment made before the cancel but
-    scanned after it, or sent after it, is recorded and announced) and confirmed ones (by
-    updated_at, the last change of the row: a second send is recorded, flagged overpaid
-    and announced). Also every payment with a credit orphaned within that window, so a
-    credit a confirm pass orphaned (it rewinds the checkpoint) is found again when the
-    scan re-fetches its block. `recorded_from`: after a reorg or for a rescan, also every
+    scanned after it, or sent after it, is recorded and announced) and confirmed or settled
+    ones (by updated_at, the last change of the row: a second send is recorded, flagged
+    overpaid, announced, and swept in its turn). Also every payment with a credit orphaned
+    within that window, so a credit a confirm pass orphaned (it rewinds the checkpoint) is
+    found again when the scan re-fetches its block. `recorded_from`: after a reorg or for a rescan, also every
     payment (whatever its status, e.g. confirmed) with a live credit at or above that
     block, so a credit that moved to another block on the new branch is found there
     again instead of being lost.
     """
     receiving = [s.value for s in RECEIVING]
+    # Confirmed, and settled (swept): a second send after either is still recorded.
     since = now - late_window
     wanted = [
         Payment.status.in_(receiving),
         and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > since),
         and_(Payment.status == Status.CANCELLED.value, Payment.cancelled_at > since),
-        and_(Payment.status == Status.CONFIRMED.value, Payment.updated_at > since),
+        and_(Payment.status.in_(_PAID), Payment.updated_at > since),
         Payment.id.in_(
             select(Transfer.payment_id).where(
                 Transfer.chain == chain,

@@ -35,6 +35,8 @@ PAYMENT_FIELDS = {
     "created_at",
     "transfers",
 } | {"token_address", "received", "confirmed", "underpaid", "updated_at"}
+# Money out (issue 11): what the sweeps moved to the treasury, and when it settled.
+PAYMENT_FIELDS |= {"swept", "swept_base", "settled_at"}
 
 
 def events_of(url: str, payment_id: str) -> list[tuple[str, dict[str, Any]]]:

@@ -406,3 +406,35 @@ def test_a_bad_or_missing_treasury_is_exit_2(
     cli = Cli(sweep_config(tmp_path, database_url=sqlite_url, rpc_url=anvil.url, treasury=treasury))
     run = cli("sweep", "run", "--chain", "local")
     assert run.exit_code == 2 and message in run.stderr, run
+
+
+def test_money_sent_after_settlement_is_seen_announced_and_swept_too(
+    setup: Cli, chain: Chain, database_url: str
+) -> None:
+    payment = paid_and_confirmed(setup, chain, "1")
+    first = int(sweep(setup)["sweeps"][0]["amount_base"])
+    chain.mine(3)
+    assert sweep(setup)["settled"] == 1
+
+    chain.send_eth(payment["address"], ETH // 2)  # the customer pays again
+    chain.mine(3)
+    setup.ok("scan", "--chain", "local")
+    setup.ok("confirm", "--chain", "local")
+    shown = setup.ok("payment", "show", payment["id"])
+    assert (shown["status"], shown["overpaid"], shown["confirmed_base"]) == (
+        "settled",
+        True,
+        str(ETH * 3 // 2),
+    )
+    assert event_types(database_url, payment["id"])[-1] == "payment.detected"  # announced
+
+    again = sweep(setup)
+    assert again["sent"] == 1, again
+    second = int(again["sweeps"][0]["amount_base"])
+    chain.mine(3)
+    assert sweep(setup)["settled"] == 0  # already settled: no second payment.settled
+    shown = setup.ok("payment", "show", payment["id"])
+    assert shown["swept_base"] == str(first + second)
+    assert balance(chain, TREASURY) == first + second
+    assert event_types(database_url, payment["id"]).count("payment.settled") == 1
+    assert sweep(setup)["planned"] == 0  # every credit moved once
