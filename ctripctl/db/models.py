@@ -229,3 +229,38 @@ class Sweep(Base):
         Index("ix_sweeps_chain_status", "chain", "status"),
         Index("ix_sweeps_from", "chain", "from_address", "nonce"),
     )
+
+
+class SweepItem(Base):
+    """One deposit swept by a sponsored (EIP-7702) batch transaction, and its outcome."""
+
+    __tablename__ = "sweep_items"
+
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id"))
+    payment_id: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(42))
+    token: Mapped[str | None] = mapped_column(String(32))
+    token_address: Mapped[str] = mapped_column(String(42))
+    amount_base: Mapped[int] = mapped_column(BaseUnits)  # what the plan meant to move
+    moved_base: Mapped[int | None] = mapped_column(BaseUnits)  # what the receipt's logs show
+    status: Mapped[str] = mapped_column(String(16))  # pending / moved / failed
+    transfer_ids: Mapped[list[int]] = mapped_column(JSONType)
+
+    __table_args__ = (
+        Index("ix_sweep_items_sweep", "sweep_id"),
+        Index("ix_sweep_items_address", "address"),
+    )
+
+
+class Delegate(Base):
+    """A SweepDelegate contract deployed on a chain for one sponsor and one treasury."""
+
+    __tablename__ = "delegates"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    sponsor: Mapped[str] = mapped_column(String(42))
+    treasury: Mapped[str] = mapped_column(String(42))
+    sweep_id: Mapped[str] = mapped_column(ForeignKey("sweeps.id"))  # its deploy transaction
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
