@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ctripctl.errors import InputError, RuleError
+from ctripctl.urls import mask_url
 
 TEMPLATE = """\
 # ctripctl configuration — written by `ctripctl init`.
@@ -75,9 +76,9 @@ def write_starter(
         raise InputError(f"chain name {chain!r} must be letters, digits, '-' or '_'")
     for name, value in (("rpc-url", rpc_url), ("database-url", database_url)):
         if any(ch in value for ch in '"\\\n\r'):  # the value goes into a TOML string
-            raise InputError(f"{name} {value!r} must not contain quotes, backslashes or newlines")
+            raise InputError(f"{name} {mask_url(value)!r} must not contain quotes, backslashes or newlines")
     if not rpc_url.startswith(("http://", "https://")):
-        raise InputError(f"rpc-url {rpc_url!r} must start with http:// or https://")
+        raise InputError(f"rpc-url {mask_url(rpc_url)!r} must start with http:// or https://")
     check_database_url(database_url)
     base.mkdir(parents=True, exist_ok=True)
     mnemonic, xpub = new_wallet()

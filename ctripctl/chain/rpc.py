@@ -3,7 +3,9 @@
 One pooled keep-alive connection per URL. Every call has a timeout; transient failures
 (connection errors, timeouts, 5xx, 429, JSON-RPC "internal"/rate-limit errors) are retried
 with tenacity (bounded, exponential, jitter); then the next URL in `rpc_urls` is tried;
-when all fail, NodeUnavailable is raised and the caller commits nothing.
+when all fail, NodeUnavailable is raised and the caller commits nothing. URLs are named
+in messages only through `mask_url` (scheme, host and port): a hosted node's API key sits
+in its path or query.
 
 A node that reports another chain id than the config is refused (NodeUnavailable with
 a clear message) — scanning the wrong chain would record payments that never happened.
@@ -31,7 +33,7 @@ from tenacity import (
 )
 
 from ctripctl.errors import NodeUnavailable
-from ctripctl.urls import mask_url
+from ctripctl.urls import mask_url, mask_urls_in
 
 Call = tuple[str, Sequence[Any]]
 
@@ -145,7 +147,7 @@ class RpcClient:
                 self._verify_chain(index)
                 result = self._retrying(lambda index=index: attempt(index))
             except (TransientRpcError, _WrongChain) as exc:
-                errors.append(f"{mask_url(self.urls[index])}: {exc}")
+                errors.append(f"{mask_url(self.urls[index])}: {mask_urls_in(str(exc))}")
                 continue
             if index != self._active:
                 self._active = index
@@ -191,7 +193,8 @@ class RpcClient:
         except httpx.TimeoutException:
             raise TransientRpcError(f"timed out after {self.timeout:g}s") from None
         except httpx.TransportError as exc:
-            raise TransientRpcError(f"{type(exc).__name__}: {exc}") from None
+            # Never the URL itself: its path or query may hold the provider's API key.
+            raise TransientRpcError(f"{type(exc).__name__}: {mask_urls_in(str(exc))}") from None
         if response.status_code == 429 or response.status_code >= 500:
             raise TransientRpcError(f"HTTP {response.status_code}")
         if response.status_code != 200:

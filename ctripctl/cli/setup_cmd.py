@@ -68,7 +68,7 @@ def init(
         if as_json:
             emit_json(result)
             return
-        console().print(f"Wrote {files.config} (chain {chain!r}, chain id {chain_id}, {rpc_url}).")
+        console().print(f"Wrote {files.config} (chain {chain!r}, chain id {chain_id}, {mask_url(rpc_url)}).")
         console().print(f"Wallet mnemonic: {files.mnemonic} (mode 0600 — back it up, keep it secret).")
         console().print(f"Webhook secret: {files.secret} (mode 0600).")
         console().print(f"Database {mask_url(config.database_url)} at revision {revision}.")

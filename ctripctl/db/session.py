@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from ctripctl.errors import DatabaseUnavailable, InputError
+from ctripctl.urls import mask_urls_in
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -61,7 +62,7 @@ def get_engine(url: str) -> Engine:
         else:
             engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
     except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise InputError(f"database_url is not usable: {exc}") from None
+        raise InputError(f"database_url is not usable: {mask_urls_in(str(exc))}") from None
     except ModuleNotFoundError as exc:  # psycopg is an extra: pip install 'ctripctl[postgres]'
         raise InputError(f"database_url needs {exc.name}: pip install 'ctripctl[postgres]'") from None
     _ENGINES.append(engine)
@@ -214,4 +215,4 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return mask_urls_in(text.splitlines()[0]) if text else type(exc).__name__

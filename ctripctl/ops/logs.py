@@ -7,6 +7,10 @@ stays instant. Levels: default INFO (one summary line per pass, warnings, errors
 every request at INFO, which would drown the summary lines, so it is held at WARNING
 below `-vv`).
 
+Every URL in every line is masked (`ctripctl.urls.mask_urls_in`) by both formatters, the
+message, the structured fields and the traceback alike: httpx logs each request's full
+URL, and a hosted node's API key sits in its path or query.
+
 Every pass (scan, confirm, webhooks flush, status) ends with `log_pass(command, chain,
 result)`: one line with the chain, the block range, the counts and the duration.
 Text::
@@ -27,6 +31,8 @@ import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from ctripctl.urls import mask_urls_in
 
 LOGGER = "ctripctl"
 PASS_LOGGER = "ctripctl.pass"
@@ -59,13 +65,13 @@ class JsonFormatter(logging.Formatter):
             "ts": _timestamp(record.created, precise=True),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": mask_urls_in(record.getMessage()),
         }
         for key, value in (getattr(record, _FIELDS_ATTR, None) or {}).items():
-            document.setdefault(key, value)
+            document.setdefault(key, _masked(value))
         if record.exc_info:
-            document["exc"] = self.formatException(record.exc_info)
-        return json.dumps(document, default=str, separators=(", ", ": "))
+            document["exc"] = mask_urls_in(self.formatException(record.exc_info))
+        return json.dumps(document, default=_masked_text, separators=(", ", ": "))
 
 
 class TextFormatter(logging.Formatter):
@@ -75,7 +81,23 @@ class TextFormatter(logging.Formatter):
         line = f"{_timestamp(record.created)} {record.levelname} {record.name} {record.getMessage()}"
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
-        return line
+        return mask_urls_in(line)
+
+
+def _masked(value: Any) -> Any:
+    """A structured field with the URLs in its strings masked (lists and mappings too)."""
+    if isinstance(value, str):
+        return mask_urls_in(value)
+    if isinstance(value, Mapping):
+        return {key: _masked(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item) for item in value]
+    return value
+
+
+def _masked_text(value: Any) -> str:
+    """JSON fallback for values that are not JSON types: their text, URLs masked."""
+    return mask_urls_in(str(value))
 
 
 def configure_logging(verbosity: int = 0, fmt: str = "text") -> None:
