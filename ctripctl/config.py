@@ -49,6 +49,8 @@ _CHAIN_KEYS = {
     "max_fee_gwei",
     "sweep_min",
     "fee_cache_ttl",
+    "sweep_strategy",
+    "max_batch",
 }
 _TOKEN_KEYS = {"address", "decimals", "sweep_min"}
 # Names end up in database columns (chain: 64 chars, token: 32) and env var names.
@@ -96,6 +98,8 @@ class ChainConfig:
     max_fee_wei: int | None = None  # the cap on max fee per gas (gas price on legacy chains)
     sweep_min_base: int = 0  # native balances below this are not swept
     fee_cache_ttl: timedelta = timedelta(seconds=10)
+    sweep_strategy: str = "auto"  # token gas: "auto" | "topup" | "eip7702" (domain.sweeping.Strategy)
+    max_batch: int = 100  # deposits per sponsored EIP-7702 transaction
 
     def asset(self, token: str | None) -> Asset:
         """The asset named by `--token` (None: the native coin). Symbols ignore case."""
@@ -289,6 +293,8 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         max_fee_wei=v.amount(raw, "max_fee_gwei", where, 9) or None,
         sweep_min_base=v.amount(raw, "sweep_min", where, NATIVE_DECIMALS),
         fee_cache_ttl=v.duration(raw, "fee_cache_ttl", where, "10s"),
+        sweep_strategy=_choice(v, raw, "sweep_strategy", where, ("auto", "topup", "eip7702")),
+        max_batch=v.integer(raw, "max_batch", where, 100, 1, 1_000),
         tokens=tokens,
     )
 
@@ -301,6 +307,15 @@ def _scan_source(v: _Validator, raw: Mapping[str, Any], where: str) -> str:
     if source not in ("blocks", "receipts"):
         raise InputError(f"{v.path}: {where}.scan_source must be 'blocks' or 'receipts'")
     return source
+
+
+def _choice(v: _Validator, raw: Mapping[str, Any], key: str, where: str, allowed: tuple[str, ...]) -> str:
+    """One of `allowed` (the first is the default)."""
+    value = v.string(raw, key, where) or allowed[0]
+    if value not in allowed:
+        options = ", ".join(repr(a) for a in allowed)
+        raise InputError(f"{v.path}: {where}.{key} must be one of {options}")
+    return value
 
 
 def _treasury(v: _Validator, raw: Mapping[str, Any], where: str) -> str | None:

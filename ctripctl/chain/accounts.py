@@ -13,7 +13,8 @@ from typing import Any
 from ctripctl.chain.rpc import Call, RpcClient, RpcError
 from ctripctl.domain.sweeping import Receipt
 from ctripctl.errors import NodeUnavailable
-from ctripctl.evm.transactions import balance_of_data, decode_uint
+from ctripctl.evm.matching import token_move
+from ctripctl.evm.transactions import Authorization, balance_of_data, decode_uint
 
 #: Calls per JSON-RPC request: public providers cap batches (some at 100).
 CALLS_PER_REQUEST = 50
@@ -104,6 +105,7 @@ def receipts(rpc: RpcClient, tx_hashes: Sequence[str]) -> dict[str, Receipt | No
             block_number=int(answer["blockNumber"], 16),
             block_hash=answer["blockHash"].lower(),
             success=answer.get("status") == "0x1",
+            moves=tuple(m for m in map(token_move, answer.get("logs") or []) if m is not None),
         )
     return found
 
@@ -117,6 +119,15 @@ def estimate_gas(rpc: RpcClient, requests: Sequence[dict[str, Any]]) -> list[int
     """eth_estimateGas per call object; None where the node says the call would fail."""
     answers = _batch(rpc, [("eth_estimateGas", (r,)) for r in requests])
     return [None if isinstance(a, RpcError) else _quantity(a, "eth_estimateGas") for a in answers]
+
+
+def accepts_type4(rpc: RpcClient, probe: Authorization, sender: str) -> bool:
+    """Does the node take EIP-7702 transactions? Asked as eth_estimateGas of a type-4 call
+    carrying `probe` (an authorization by a throwaway key): a pre-Prague node refuses it."""
+    [answer] = rpc.batch(
+        [("eth_estimateGas", ({"from": sender, "to": sender, "authorizationList": [probe.to_rpc()]},))]
+    )
+    return not isinstance(answer, RpcError)
 
 
 def broadcast(rpc: RpcClient, raws: Sequence[str]) -> list[str | None]:

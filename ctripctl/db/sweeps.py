@@ -18,18 +18,29 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from ctripctl.db.confirm_store import lock_chain, lock_payments
-from ctripctl.db.models import ChainState, Payment, Sweep, Transfer
+from ctripctl.db.models import ChainState, Delegate, Payment, Sweep, SweepItem, Transfer
 from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
 from ctripctl.db.snapshot import iso
 from ctripctl.domain.ids import new_id
 from ctripctl.domain.lifecycle import Status, TransferState
-from ctripctl.domain.sweeping import LIVE, SweepKind, SweepStatus, Verdict
+from ctripctl.domain.sweeping import (
+    LIVE,
+    ItemStatus,
+    SweepKind,
+    SweepStatus,
+    TokenMove,
+    Verdict,
+    moved_by,
+)
 from ctripctl.errors import NotFound
 
 _LIVE = [s.value for s in LIVE]
+#: Kinds whose confirmation settles their payment (a batch settles item by item).
+_SETTLING = (SweepKind.NATIVE.value, SweepKind.TOKEN.value)
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,18 @@ class LiveSweep:
 
 
 @dataclass(frozen=True)
+class NewItem:
+    """One deposit a sponsored batch is to sweep."""
+
+    payment_id: str
+    address: str
+    token: str | None
+    token_address: str
+    amount_base: int
+    transfer_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class NewSweep:
     """A signed transaction about to be recorded (then broadcast)."""
 
@@ -75,6 +98,8 @@ class NewSweep:
     raw_tx: str
     payment_ids: tuple[str, ...]
     transfer_ids: tuple[int, ...] = ()
+    items: tuple[NewItem, ...] = ()  # kind BATCH: the deposits it sweeps
+    treasury: str | None = None  # kind DEPLOY: the delegate's treasury (to_address: the contract)
     id: str = ""
 
     def with_id(self) -> NewSweep:
@@ -97,7 +122,39 @@ class State:
 
     live: list[LiveSweep]
     next_nonce: dict[str, int]  # sender → one past its highest recorded, not dropped nonce
-    reverts: Counter[str]  # sender → sweeps of it that reverted
+    reverts: Counter[str]  # deposit → its sweeps (or batch items) that moved nothing, at depth
+    busy: frozenset[str]  # lowercase deposits a live transaction sends from or sweeps
+    topping: frozenset[str]  # lowercase deposits a live top-up is on its way to
+
+
+@dataclass(frozen=True)
+class DelegateState:
+    """The chain's SweepDelegate for one sponsor and treasury, and whether it is usable."""
+
+    address: str
+    ready: bool  # its deploy transaction is mined; False: still on its way
+
+
+def read_delegate(engine: Engine, chain: str, sponsor: str, treasury: str) -> DelegateState | None:
+    """The newest delegate whose deployment is live or mined (None: deploy one)."""
+    stmt = (
+        select(Delegate.address, Sweep.status)
+        .join(Sweep, Sweep.id == Delegate.sweep_id)
+        .where(
+            Delegate.chain == chain,
+            Delegate.sponsor == sponsor,
+            Delegate.treasury == treasury,
+            Sweep.status.in_([*_LIVE, SweepStatus.CONFIRMED.value]),
+        )
+        .order_by(Sweep.seq.desc())
+        .limit(1)
+    )
+    with transaction(engine) as session:
+        row = session.execute(stmt).first()
+    if row is None:
+        return None
+    ready = row[1] in (SweepStatus.MINED.value, SweepStatus.CONFIRMED.value)
+    return DelegateState(row[0], ready)
 
 
 def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
@@ -168,7 +225,16 @@ def read_state(engine: Engine, chain: str) -> State:
         ]
         next_nonce = {a: n + 1 for a, n in session.execute(nonce_stmt)}
         reverts = Counter({a: n for a, n in session.execute(reverts_stmt)})
-    return State(live, next_nonce, reverts)
+        failed_items = select(SweepItem.address, func.count()).where(
+            SweepItem.status == ItemStatus.FAILED.value,
+            SweepItem.sweep_id.in_(select(Sweep.id).where(Sweep.chain == chain)),
+        )
+        reverts.update({a: n for a, n in session.execute(failed_items.group_by(SweepItem.address))})
+        batches = [s.id for s in live if s.kind is SweepKind.BATCH]
+        swept = session.execute(select(SweepItem.address).where(SweepItem.sweep_id.in_(batches))).scalars()
+    busy = {s.from_address.lower() for s in live} | {a.lower() for a in swept}
+    topping = {s.to_address.lower() for s in live if s.kind is SweepKind.TOPUP}
+    return State(live, next_nonce, reverts, frozenset(busy), frozenset(topping))
 
 
 def record_signed(engine: Engine, chain: str, sweeps: Sequence[NewSweep], now: datetime) -> list[NewSweep]:
@@ -201,6 +267,33 @@ def record_signed(engine: Engine, chain: str, sweeps: Sequence[NewSweep], now: d
             )
             for s in stored
         )
+        session.flush()  # the sweeps rows first: items and delegates refer to them
+        for s in stored:
+            session.add_all(
+                SweepItem(
+                    sweep_id=s.id,
+                    payment_id=i.payment_id,
+                    address=i.address,
+                    token=i.token,
+                    token_address=i.token_address,
+                    amount_base=i.amount_base,
+                    status=ItemStatus.PENDING.value,
+                    transfer_ids=list(i.transfer_ids),
+                )
+                for i in s.items
+            )
+            if s.kind is SweepKind.DEPLOY:
+                assert s.treasury is not None
+                session.add(
+                    Delegate(
+                        chain=chain,
+                        address=s.to_address,
+                        sponsor=s.from_address,
+                        treasury=s.treasury,
+                        sweep_id=s.id,
+                        created_at=now,
+                    )
+                )
     return stored
 
 
@@ -232,12 +325,20 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 
 
 def record_verdicts(
-    engine: Engine, chain: str, verdicts: Mapping[str, tuple[SweepStatus, Verdict]], now: datetime
+    engine: Engine,
+    chain: str,
+    verdicts: Mapping[str, tuple[SweepStatus, Verdict]],
+    now: datetime,
+    moves: Mapping[str, tuple[TokenMove, ...]] | None = None,
 ) -> Recorded:
     """Apply each verdict to its row if the row still has the status it was judged in,
-    and settle the payments of every sweep that became `confirmed` — one transaction."""
+    and settle the payments of every sweep that became `confirmed` — one transaction.
+
+    `moves`: the Transfer logs of each judged receipt; a confirmed batch's items are
+    settled by what its logs moved, each on its own (a deposit whose token failed inside
+    the batch is `failed`, and planned again)."""
     counts: Counter[str] = Counter()
-    settled_payments: dict[str, list[Sweep]] = {}
+    settled_payments: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
     with transaction(engine) as session:
         lock_chain(session, chain)  # the lock order of scan and confirm: chain row, then payments
         for sweep_id in sorted(verdicts):
@@ -257,20 +358,26 @@ def record_verdicts(
                 sweep.final_at = now
             if verdict.status is not judged:
                 counts[verdict.status.value] += 1
-            if verdict.status is SweepStatus.CONFIRMED and sweep.kind != SweepKind.TOPUP.value:
+            if sweep.kind == SweepKind.BATCH.value and verdict.status not in LIVE:
+                logs = (moves or {}).get(sweep.id, ())
+                for payment_id, moved in _close_items(session, chain, sweep, verdict.status, logs):
+                    settled_payments.setdefault(payment_id, []).append(moved)
+            elif verdict.status is SweepStatus.CONFIRMED and sweep.kind in _SETTLING:
                 for payment_id in sweep.payment_ids:
-                    settled_payments.setdefault(payment_id, []).append(sweep)
+                    settled_payments.setdefault(payment_id, []).append(
+                        (sweep.amount_base, tuple(sweep.transfer_ids))
+                    )
         payments = lock_payments(session, settled_payments)
         events = 0
         settled = 0
         for payment_id in sorted(payments):
             payment = payments[payment_id]
-            for sweep in settled_payments[payment_id]:
-                payment.swept_base += sweep.amount_base
-                if sweep.transfer_ids:
+            for amount, transfer_ids in settled_payments[payment_id]:
+                payment.swept_base += amount
+                if transfer_ids:
                     session.execute(
                         update(Transfer)
-                        .where(Transfer.id.in_(sweep.transfer_ids), Transfer.swept_at.is_(None))
+                        .where(Transfer.id.in_(transfer_ids), Transfer.swept_at.is_(None))
                         .values(swept_at=now)
                         .execution_options(synchronize_session=False)
                     )
@@ -288,6 +395,27 @@ def record_verdicts(
         settled=settled,
         events=events,
     )
+
+
+def _close_items(
+    session: Session, chain: str, sweep: Sweep, status: SweepStatus, logs: tuple[TokenMove, ...]
+) -> Iterator[tuple[str, tuple[int, tuple[int, ...]]]]:
+    """Judge each deposit of a final batch by its Transfer logs; yield what settles:
+    (payment id, (amount moved, the credits it moved))."""
+    treasury = session.execute(
+        select(Delegate.treasury).where(Delegate.chain == chain, Delegate.address == sweep.to_address)
+    ).scalar_one()
+    for item in session.execute(select(SweepItem).where(SweepItem.sweep_id == sweep.id)).scalars():
+        if status is SweepStatus.DROPPED:
+            item.status = ItemStatus.DROPPED.value
+            continue
+        moved = 0
+        if status is SweepStatus.CONFIRMED:
+            moved = moved_by(logs, token=item.token_address, sender=item.address, recipient=treasury)
+        item.moved_base = moved
+        item.status = (ItemStatus.MOVED if moved > 0 else ItemStatus.FAILED).value
+        if moved > 0:
+            yield item.payment_id, (moved, tuple(item.transfer_ids))
 
 
 def record_tank(engine: Engine, chain: str, balance: str | None, needed: str, now: datetime) -> None:

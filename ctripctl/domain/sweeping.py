@@ -27,6 +27,10 @@ from enum import StrEnum
 NATIVE_GAS = 21_000
 #: Margin on eth_estimateGas for token transfers and contract treasuries (percent).
 GAS_MARGIN_PERCENT = 20
+#: Gas of one sponsored batch when the node cannot estimate it: the transaction, plus per
+#: deposit an authorization (PER_EMPTY_ACCOUNT_COST 25,000) and a cold token transfer.
+BATCH_BASE_GAS = 60_000
+BATCH_ITEM_GAS = 25_000 + 80_000
 #: A deposit address whose token sweep reverted this many times is no longer planned:
 #: each attempt burns the tank's gas, and a token that always reverts needs a person.
 MAX_REVERTS = 3
@@ -41,6 +45,23 @@ class SweepKind(StrEnum):
     NATIVE = "native"  # the deposit's native coin to the treasury
     TOKEN = "token"  # the deposit's token balance to the treasury
     TOPUP = "topup"  # gas from the tank to a token deposit address
+    BATCH = "batch7702"  # one sponsored type-4 transaction sweeping many token deposits
+    DEPLOY = "deploy"  # the tank deploying the SweepDelegate contract
+
+
+class Strategy(StrEnum):
+    """How token deposits get their gas (`[chains.X] sweep_strategy`)."""
+
+    AUTO = "auto"  # eip7702 when the node accepts type-4 transactions, else topup
+    TOPUP = "topup"  # the tank sends each deposit its gas; the deposit sends its tokens
+    EIP7702 = "eip7702"  # the tank sends one type-4 transaction per batch of deposits
+
+
+class ItemStatus(StrEnum):
+    PENDING = "pending"  # its batch is not final yet
+    MOVED = "moved"  # the batch is confirmed and its Transfer log moved the tokens
+    FAILED = "failed"  # the batch is final and moved nothing for this deposit
+    DROPPED = "dropped"  # the batch never made it into the chain (its nonce was spent)
 
 
 class SweepStatus(StrEnum):
@@ -138,12 +159,29 @@ def spendable(balance_latest: int, balance_at_depth: int) -> int:
 
 
 @dataclass(frozen=True)
+class TokenMove:
+    """One ERC-20 Transfer log of a receipt (addresses lowercase)."""
+
+    token: str
+    sender: str
+    recipient: str
+    amount: int
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The part of a transaction receipt a verdict needs."""
 
     block_number: int
     block_hash: str
     success: bool
+    moves: tuple[TokenMove, ...] = ()  # its ERC-20 Transfer logs
+
+
+def moved_by(moves: tuple[TokenMove, ...], *, token: str, sender: str, recipient: str) -> int:
+    """What the logs moved of `token` from `sender` to `recipient` (one batch item's outcome)."""
+    token, sender, recipient = token.lower(), sender.lower(), recipient.lower()
+    return sum(m.amount for m in moves if (m.token, m.sender, m.recipient) == (token, sender, recipient))
 
 
 @dataclass(frozen=True)

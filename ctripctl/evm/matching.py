@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from ctripctl.domain.records import Found, Watch
+from ctripctl.domain.sweeping import TokenMove
 
 #: keccak256("Transfer(address,address,uint256)"): topic 0 of an ERC-20 Transfer log.
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -84,3 +85,17 @@ def token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
 def moved(candidate: Found) -> Found:
     """Mark a candidate as inconsistent so the range is cut below its block."""
     return replace(candidate, block_hash="0x" + "0" * 64)
+
+
+def token_move(log: dict[str, Any]) -> TokenMove | None:
+    """An ERC-20 Transfer log as a TokenMove (None for any other log), for receipts."""
+    topics = log.get("topics") or []
+    if log.get("removed") or len(topics) != 3 or str(topics[0]).lower() != TRANSFER_TOPIC:
+        return None
+    data = log.get("data") or "0x"
+    return TokenMove(
+        token=str(log["address"]).lower(),
+        sender="0x" + topics[1][-40:].lower(),
+        recipient="0x" + topics[2][-40:].lower(),
+        amount=int(data[:66], 16) if len(data) > 2 else 0,
+    )

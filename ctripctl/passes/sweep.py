@@ -29,19 +29,21 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ctripctl.domain import sweeping
-from ctripctl.domain.sweeping import SweepKind, SweepStatus
-from ctripctl.errors import InputError
+from ctripctl.domain.sweeping import Strategy, SweepKind, SweepStatus
+from ctripctl.errors import InputError, NodeUnavailable
 from ctripctl.faults import crash_point
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
+    from ctripctl.chain.accounts import Holding
     from ctripctl.chain.fees import FeeOracle
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.config import ChainConfig, Config
-    from ctripctl.db.sweeps import Candidate, NewSweep, State
+    from ctripctl.db.sweeps import Candidate, DelegateState, NewItem, NewSweep, State
     from ctripctl.domain.sweeping import FeeQuote
     from ctripctl.evm.keys import Keyring
+    from ctripctl.evm.transactions import Authorization
 
 log = logging.getLogger("ctripctl.sweep")
 
@@ -73,6 +75,8 @@ class SweepResult:
     skipped_below_min: int = 0
     skipped_failing: int = 0
     waiting_for_tank: int = 0
+    waiting_for_delegate: int = 0  # token sweeps waiting for the SweepDelegate to be deployed
+    batches_sent: int = 0  # sponsored EIP-7702 transactions (each sweeps many deposits)
     tank_balance_base: str | None = None  # read when planning; None: nothing was planned
     tank_needed_base: str = "0"  # top-ups (and their gas) the token sweeps planned need
     fee: dict[str, Any] | None = None
@@ -95,7 +99,7 @@ class _Planned:
     amount: int  # what it moves: token amount for token sweeps, else == value
     gas: int
     data: str
-    candidate: Candidate
+    candidates: tuple[tuple[Candidate, int], ...]  # whose money, and how much each (a batch: many)
 
 
 def sweep(
@@ -174,6 +178,7 @@ def _one_pass(
     from ctripctl.chain.fees import FeeOracle
     from ctripctl.db import sweeps as store
     from ctripctl.domain.lifecycle import deepest_confirmable
+    from ctripctl.evm.keys import tank_address
     from ctripctl.passes.confirm import read_head
 
     result = SweepResult(chain=chain.name, dry_run=dry_run)
@@ -184,14 +189,19 @@ def _one_pass(
     oracle = FeeOracle(rpc, ttl=chain.fee_cache_ttl.total_seconds())
     state = store.read_state(engine, chain.name)
     candidates = store.read_candidates(engine, chain.name, CANDIDATE_LIMIT)
-    planned = _plan(rpc, chain, xpub, state, candidates, max(0, depth_block), oracle, result, max_sweeps)
+    if chain.sweep_strategy == Strategy.EIP7702:  # refuse a node that cannot, before anything
+        _uses_eip7702(rpc, chain, tank_address(xpub), oracle.quote())
+    delegate = store.read_delegate(engine, chain.name, tank_address(xpub), chain.treasury or "")
+    planned = _plan(
+        rpc, chain, xpub, state, delegate, candidates, max(0, depth_block), oracle, result, max_sweeps
+    )
     if not dry_run:
         store.record_tank(engine, chain.name, result.tank_balance_base, result.tank_needed_base, _now(now))
     if not planned:
         return result
     quote = oracle.quote()
     if dry_run:
-        result.sweeps = [_plan_object(p, None, "planned") for p in planned]
+        result.sweeps = [entry for p in planned for entry in _plan_object(p, None, "planned")]
         return result
     assert keyring is not None
     signed = _sign(rpc, chain, keyring, state, planned, quote)
@@ -211,19 +221,13 @@ def _one_pass(
             )
         elif s.kind is SweepKind.TOPUP:
             result.topups_sent += 1
-        else:
+        elif s.kind is SweepKind.BATCH:
+            result.batches_sent += 1
+            result.sent += len(s.items)
+        elif s.kind is not SweepKind.DEPLOY:
             result.sent += 1
-        result.sweeps.append(
-            {
-                "id": s.id,
-                "kind": s.kind.value,
-                "address": s.to_address if s.kind is SweepKind.TOPUP else s.from_address,
-                "token": s.token,
-                "amount_base": str(s.amount_base),
-                "tx_hash": s.tx_hash,
-                "status": (SweepStatus.SIGNED if error else SweepStatus.SENT).value,
-            }
-        )
+        status = (SweepStatus.SIGNED if error else SweepStatus.SENT).value
+        result.sweeps.extend({"id": s.id, **entry, "status": status} for entry in _sent_objects(s))
     return result
 
 
@@ -271,7 +275,8 @@ def _reconcile(
         errors = broadcast(rpc, [s.raw_tx for s in resend])
         outcomes = {s.id: _refused(e) for s, e in zip(resend, errors, strict=True)}
         result.rebroadcast = sum(1 for e in outcomes.values() if e is None)
-    recorded = store.record_verdicts(engine, chain.name, verdicts, _now(now))
+    moves = {s.id: receipt.moves for s in live if (receipt := found[s.tx_hash]) is not None}
+    recorded = store.record_verdicts(engine, chain.name, verdicts, _now(now), moves)
     store.record_broadcasts(engine, outcomes, _now(now))
     result.mined += recorded.mined + recorded.confirmed + recorded.reverted
     result.confirmed += recorded.confirmed
@@ -291,22 +296,20 @@ def _plan(
     chain: ChainConfig,
     xpub: str,
     state: State,
+    delegate: DelegateState | None,
     candidates: list[Candidate],
     depth_block: int,
     oracle: FeeOracle,
     result: SweepResult,
     max_sweeps: int,
 ) -> list[_Planned]:
-    """Step 3 and 4: what to send, within the fee cap, the minimums, the tank and --max."""
-    from ctripctl.chain.accounts import estimate_gas, has_code, native_balance, read_holdings
+    """Steps 3 and 4: what to send, within the fee cap, the minimums, the tank and --max."""
+    from ctripctl.chain.accounts import native_balance, read_holdings
     from ctripctl.evm.keys import tank_address
-    from ctripctl.evm.transactions import transfer_data
 
-    busy = {s.from_address.lower() for s in state.live}
-    topping = {s.to_address.lower() for s in state.live if s.kind is SweepKind.TOPUP}
     ready: list[Candidate] = []
     for c in candidates:
-        if c.address.lower() in busy:
+        if c.address.lower() in state.busy:
             result.in_flight += 1
         elif state.reverts[c.address] >= sweeping.MAX_REVERTS:
             result.skipped_failing += 1
@@ -315,11 +318,10 @@ def _plan(
     if not ready:
         return []
     holdings = read_holdings(rpc, [(c.address, c.token_address) for c in ready], depth_block)
-    minimums = [_minimum(chain, c) for c in ready]
     worth = [
         (c, h)
-        for c, h, low in zip(ready, holdings, minimums, strict=True)
-        if sweeping.spendable(h.latest, h.at_depth) >= max(low, 1)
+        for c, h in zip(ready, holdings, strict=True)
+        if sweeping.spendable(h.latest, h.at_depth) >= max(_minimum(chain, c), 1)
     ]
     result.skipped_below_min += len(ready) - len(worth)
     if not worth:
@@ -336,35 +338,90 @@ def _plan(
         )
         return []
 
+    natives = [(c, h) for c, h in worth if c.token_address is None]
+    tokens = [(c, h) for c, h in worth if c.token_address is not None]
+    planned = _plan_natives(rpc, chain, natives, quote, result)
+    if tokens:
+        tank = _Tank(tank_address(xpub), native_balance(rpc, tank_address(xpub)))
+        result.tank_balance_base = str(tank.free)
+        if _uses_eip7702(rpc, chain, tank.address, quote):
+            planned += _plan_batches(rpc, chain, state, delegate, tokens, quote, tank, result)
+        else:
+            planned += _plan_topups(rpc, chain, state, tokens, quote, tank, result)
+        result.tank_needed_base = str(tank.needed)
+        if result.waiting_for_tank:
+            log.warning(
+                "chain %s: the gas tank %s cannot pay for %d token sweep(s); fund it (needed: %d wei)",
+                chain.name,
+                tank.address,
+                result.waiting_for_tank,
+                tank.needed,
+            )
+    planned = planned[:max_sweeps]
+    result.planned = len(planned)
+    return planned
+
+
+@dataclass
+class _Tank:
+    """The gas tank while planning: what it holds and what the plan needs of it."""
+
+    address: str
+    free: int
+    needed: int = 0
+
+    def pay(self, cost: int) -> bool:
+        """Book `cost` if the tank still holds it (the need is counted either way)."""
+        self.needed += cost
+        if cost > self.free:
+            return False
+        self.free -= cost
+        return True
+
+
+def _plan_natives(
+    rpc: RpcClient,
+    chain: ChainConfig,
+    natives: list[tuple[Candidate, Holding]],
+    quote: FeeQuote,
+    result: SweepResult,
+) -> list[_Planned]:
+    from ctripctl.chain.accounts import estimate_gas, has_code
+
     treasury = chain.treasury
     assert treasury is not None
-    native_gas = sweeping.NATIVE_GAS
-    tokens = [(c, h) for c, h in worth if c.token_address is not None]
-    natives = [(c, h) for c, h in worth if c.token_address is None]
+    gas = sweeping.NATIVE_GAS
     if natives and has_code(rpc, treasury):  # a contract treasury may run code on receipt
-        first = natives[0][0].address
-        [estimate] = estimate_gas(rpc, [{"from": first, "to": treasury, "value": hex(1)}])
-        native_gas = sweeping.with_margin(estimate or native_gas)
-    planned: list[_Planned] = []
+        [estimate] = estimate_gas(rpc, [{"from": natives[0][0].address, "to": treasury, "value": hex(1)}])
+        gas = sweeping.with_margin(estimate or gas)
+    planned = []
     for c, h in natives:
-        value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), native_gas, quote)
+        value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), gas, quote)
         if value < max(_minimum(chain, c), 1):
             result.skipped_below_min += 1
             continue
+        key = (c.derivation_index, c.address)
         planned.append(
-            _Planned(
-                SweepKind.NATIVE,
-                c.address,
-                (c.derivation_index, c.address),
-                treasury,
-                value,
-                value,
-                native_gas,
-                "0x",
-                c,
-            )
+            _Planned(SweepKind.NATIVE, c.address, key, treasury, value, value, gas, "0x", ((c, value),))
         )
+    return planned
 
+
+def _plan_topups(
+    rpc: RpcClient,
+    chain: ChainConfig,
+    state: State,
+    tokens: list[tuple[Candidate, Holding]],
+    quote: FeeQuote,
+    tank: _Tank,
+    result: SweepResult,
+) -> list[_Planned]:
+    """Token deposits that hold their gas send their tokens; the others get an exact top-up."""
+    from ctripctl.chain.accounts import estimate_gas
+    from ctripctl.evm.transactions import transfer_data
+
+    treasury = chain.treasury
+    assert treasury is not None
     amounts = [sweeping.spendable(h.latest, h.at_depth) for _, h in tokens]
     estimates = estimate_gas(
         rpc,
@@ -373,10 +430,7 @@ def _plan(
             for (c, _), amount in zip(tokens, amounts, strict=True)
         ],
     )
-    tank = tank_address(xpub)
-    tank_free = native_balance(rpc, tank)
-    result.tank_balance_base = str(tank_free)
-    needed = 0
+    planned = []
     for (c, h), amount, estimate in zip(tokens, amounts, estimates, strict=True):
         assert c.token_address is not None
         if estimate is None:
@@ -389,42 +443,101 @@ def _plan(
         topup = sweeping.topup_value(gas, quote, h.native_latest)
         if topup == 0:
             data = transfer_data(treasury, amount)
+            key = (c.derivation_index, c.address)
             planned.append(
                 _Planned(
-                    SweepKind.TOKEN,
-                    c.address,
-                    (c.derivation_index, c.address),
-                    c.token_address,
-                    0,
-                    amount,
-                    gas,
-                    data,
-                    c,
+                    SweepKind.TOKEN, c.address, key, c.token_address, 0, amount, gas, data, ((c, amount),)
                 )
             )
-        elif c.address.lower() in topping:
+        elif c.address.lower() in state.topping:
             result.in_flight += 1  # its top-up is on the way
-        else:
-            cost = topup + sweeping.max_gas_cost(native_gas, quote)
-            needed += cost
-            if cost > tank_free:
-                result.waiting_for_tank += 1
-                continue
-            tank_free -= cost
+        elif tank.pay(topup + sweeping.max_gas_cost(sweeping.NATIVE_GAS, quote)):
             planned.append(
-                _Planned(SweepKind.TOPUP, tank, None, c.address, topup, topup, native_gas, "0x", c)
+                _Planned(
+                    SweepKind.TOPUP,
+                    tank.address,
+                    None,
+                    c.address,
+                    topup,
+                    topup,
+                    sweeping.NATIVE_GAS,
+                    "0x",
+                    ((c, topup),),
+                )
             )
-    result.tank_needed_base = str(needed)
-    if result.waiting_for_tank:
-        log.warning(
-            "chain %s: the gas tank %s cannot pay %d top-up(s); fund it (needed: %d wei)",
-            chain.name,
-            tank,
-            result.waiting_for_tank,
-            needed,
+        else:
+            result.waiting_for_tank += 1
+    return planned
+
+
+def _uses_eip7702(rpc: RpcClient, chain: ChainConfig, tank: str, quote: FeeQuote) -> bool:
+    """`sweep_strategy`: topup, eip7702 (refused, exit 2, where the node cannot), or auto."""
+    from ctripctl.chain.accounts import accepts_type4
+    from ctripctl.domain.sweeping import FeeType
+
+    strategy = Strategy(chain.sweep_strategy)
+    if strategy is Strategy.TOPUP:
+        return False
+    capable = quote.type is FeeType.EIP1559 and accepts_type4(rpc, _probe(chain.chain_id), tank)
+    if strategy is Strategy.EIP7702 and not capable:
+        raise InputError(
+            f'chains.{chain.name}.sweep_strategy = "eip7702", but the node refuses EIP-7702 (type-4) '
+            'transactions; use "auto" or "topup"'
         )
-    planned = planned[:max_sweeps]
-    result.planned = len(planned)
+    return capable
+
+
+def _probe(chain_id: int) -> Authorization:
+    """An authorization by a throwaway key (it holds nothing), to ask a node about type 4."""
+    from ctripctl.evm.keccak import keccak256
+    from ctripctl.evm.transactions import authorize
+
+    key = keccak256(b"ctripctl eip-7702 probe")
+    return authorize(chain_id, "0x000000000000000000000000000000000000dEaD", 0, key, "probe")
+
+
+def _plan_batches(
+    rpc: RpcClient,
+    chain: ChainConfig,
+    state: State,
+    delegate: DelegateState | None,
+    tokens: list[tuple[Candidate, Holding]],
+    quote: FeeQuote,
+    tank: _Tank,
+    result: SweepResult,
+) -> list[_Planned]:
+    """Token deposits swept by sponsored type-4 transactions of up to `max_batch` each,
+    through the chain's SweepDelegate — deployed first (by the tank) where there is none."""
+    from ctripctl.chain.accounts import estimate_gas
+    from ctripctl.evm.transactions import delegate_deploy_data
+
+    treasury = chain.treasury
+    assert treasury is not None
+    if delegate is None or not delegate.ready:
+        result.waiting_for_delegate = len(tokens)
+        if delegate is not None or any(s.kind is SweepKind.DEPLOY for s in state.live):
+            return []  # its deployment is on the way
+        data = delegate_deploy_data(tank.address, treasury)
+        [estimate] = estimate_gas(rpc, [{"from": tank.address, "data": data}])
+        if estimate is None:
+            raise NodeUnavailable("the node cannot estimate the SweepDelegate deployment")
+        gas = sweeping.with_margin(estimate)
+        if not tank.pay(sweeping.max_gas_cost(gas, quote)):
+            result.waiting_for_tank += 1
+            return []
+        return [_Planned(SweepKind.DEPLOY, tank.address, None, "", 0, 0, gas, data, ())]
+    planned = []
+    items = [(c, sweeping.spendable(h.latest, h.at_depth)) for c, h in tokens]
+    for i in range(0, len(items), chain.max_batch):
+        batch = tuple(items[i : i + chain.max_batch])
+        gas = sweeping.BATCH_BASE_GAS + sweeping.BATCH_ITEM_GAS * len(batch)  # the signer refines it
+        if not tank.pay(sweeping.max_gas_cost(gas, quote)):
+            result.waiting_for_tank += len(batch)
+            continue
+        amount = sum(a for _, a in batch)
+        planned.append(
+            _Planned(SweepKind.BATCH, tank.address, None, delegate.address, 0, amount, gas, "", batch)
+        )
     return planned
 
 
@@ -444,55 +557,145 @@ def _sign(
 ) -> list[NewSweep]:
     """Nonces from the node ("pending") and from our own records, whichever is higher;
     then one signature per transaction, with the key the Keyring derived AND checked
-    against the xpub's address for that index (the tank's: m/44'/60'/0'/1/0)."""
+    against the xpub's address for that index (the tank's: m/44'/60'/0'/1/0). A batch's
+    deposits each sign an authorization at their mined nonce."""
     from ctripctl.chain.accounts import nonces
     from ctripctl.db.sweeps import NewSweep
-    from ctripctl.evm.transactions import Unsigned, sign
+    from ctripctl.evm.transactions import Unsigned, create_address, sign
 
     pending = nonces(rpc, [p.sender for p in planned], "pending")
     next_nonce = {a: max(n, state.next_nonce.get(a, 0)) for a, n in pending.items()}
-    tank_key = None
+    batches = _authorize_batches(rpc, chain, keyring, [p for p in planned if p.kind is SweepKind.BATCH])
     signed: list[NewSweep] = []
     for p in planned:
-        if p.key is None:
-            tank_key = tank_key or keyring.tank_key()
-            key = tank_key
-        else:
-            key = keyring.deposit_key(*p.key)
+        key = keyring.tank_key() if p.key is None else keyring.deposit_key(*p.key)
         nonce = next_nonce[p.sender]
         next_nonce[p.sender] = nonce + 1
-        tx = sign(Unsigned(chain.chain_id, nonce, p.to, p.value, p.gas, quote, p.data), key)
-        c = p.candidate
+        to, data, gas, authorizations = p.to, p.data, p.gas, ()
+        if p.kind is SweepKind.BATCH:
+            data, gas, authorizations = batches[id(p)]
+        tx = sign(Unsigned(chain.chain_id, nonce, to, p.value, gas, quote, data, authorizations), key)
+        c = p.candidates[0][0] if p.candidates else None
+        single = p.kind in (SweepKind.NATIVE, SweepKind.TOKEN)
         signed.append(
             NewSweep(
                 kind=p.kind,
                 from_address=p.sender,
-                to_address=p.to if p.kind is not SweepKind.TOKEN else chain.treasury or "",
-                token=c.token if p.kind is SweepKind.TOKEN else None,
-                token_address=c.token_address if p.kind is SweepKind.TOKEN else None,
+                to_address=create_address(p.sender, nonce)
+                if p.kind is SweepKind.DEPLOY
+                else (chain.treasury or "" if p.kind is SweepKind.TOKEN else p.to),
+                token=c.token if c is not None and p.kind is SweepKind.TOKEN else None,
+                token_address=c.token_address if c is not None and p.kind is SweepKind.TOKEN else None,
                 amount_base=p.amount,
                 nonce=nonce,
-                gas_limit=p.gas,
+                gas_limit=gas,
                 fee=quote.to_json(),
                 tx_hash=tx.tx_hash,
                 raw_tx=tx.raw,
-                payment_ids=(c.payment_id,),
-                transfer_ids=c.transfer_ids if p.kind is not SweepKind.TOPUP else (),
+                payment_ids=tuple(c.payment_id for c, _ in p.candidates),
+                transfer_ids=c.transfer_ids if c is not None and single else (),
+                items=tuple(_item(c, amount) for c, amount in p.candidates)
+                if p.kind is SweepKind.BATCH
+                else (),
+                treasury=chain.treasury if p.kind is SweepKind.DEPLOY else None,
             )
         )
     return signed
 
 
-def _plan_object(p: _Planned, tx_hash: str | None, status: str) -> dict[str, Any]:
-    return {
-        "id": None,
-        "kind": p.kind.value,
-        "address": p.to if p.kind is SweepKind.TOPUP else p.sender,
-        "token": p.candidate.token if p.kind is SweepKind.TOKEN else None,
-        "amount_base": str(p.amount),
-        "tx_hash": tx_hash,
-        "status": status,
-    }
+def _item(c: Candidate, amount: int) -> NewItem:
+    from ctripctl.db.sweeps import NewItem
+
+    assert c.token_address is not None
+    return NewItem(c.payment_id, c.address, c.token, c.token_address, amount, c.transfer_ids)
+
+
+def _authorize_batches(
+    rpc: RpcClient, chain: ChainConfig, keyring: Keyring, batches: list[_Planned]
+) -> dict[int, tuple[str, int, tuple[Authorization, ...]]]:
+    """Per batch: its call data, its gas (eth_estimateGas with the authorizations, plus the
+    margin; the planned bound where the node cannot estimate), and the authorizations each
+    deposit signs at its mined nonce (deposits never send transactions themselves here)."""
+    from ctripctl.chain.accounts import estimate_gas, nonces
+    from ctripctl.evm.transactions import authorize, sweep_many_data
+
+    if not batches:
+        return {}
+    deposits = [c.address for p in batches for c, _ in p.candidates]
+    used = nonces(rpc, deposits, "latest")
+    prepared = {}
+    for p in batches:
+        auths = tuple(
+            authorize(
+                chain.chain_id,
+                p.to,
+                used[c.address],
+                keyring.deposit_key(c.derivation_index, c.address),
+                c.address,
+            )
+            for c, _ in p.candidates
+        )
+        data = sweep_many_data(
+            [c.address for c, _ in p.candidates], [c.token_address or "" for c, _ in p.candidates]
+        )
+        prepared[id(p)] = (data, p.gas, auths)
+    estimates = estimate_gas(
+        rpc,
+        [
+            {
+                "from": p.sender,
+                "to": p.to,
+                "data": prepared[id(p)][0],
+                "authorizationList": [a.to_rpc() for a in prepared[id(p)][2]],
+            }
+            for p in batches
+        ],
+    )
+    for p, estimate in zip(batches, estimates, strict=True):
+        data, bound, auths = prepared[id(p)]
+        prepared[id(p)] = (data, min(bound, sweeping.with_margin(estimate)) if estimate else bound, auths)
+    return prepared
+
+
+def _plan_object(p: _Planned, tx_hash: str | None, status: str) -> list[dict[str, Any]]:
+    """The `sweeps` entries of one planned transaction: one per deposit it sweeps."""
+    kind = p.kind.value
+    if p.kind is SweepKind.DEPLOY:
+        return [
+            {
+                "id": None,
+                "kind": kind,
+                "address": p.sender,
+                "token": None,
+                "amount_base": "0",
+                "tx_hash": tx_hash,
+                "status": status,
+            }
+        ]
+    return [
+        {
+            "id": None,
+            "kind": kind,
+            "address": c.address,
+            "token": c.token if p.kind in (SweepKind.TOKEN, SweepKind.BATCH) else None,
+            "amount_base": str(amount),
+            "tx_hash": tx_hash,
+            "status": status,
+        }
+        for c, amount in p.candidates
+    ]
+
+
+def _sent_objects(s: NewSweep) -> list[dict[str, Any]]:
+    """The `sweeps` entries of one recorded transaction (a batch: one per deposit)."""
+    base = {"kind": s.kind.value, "tx_hash": s.tx_hash}
+    if s.kind is SweepKind.BATCH:
+        return [
+            {**base, "address": i.address, "token": i.token, "amount_base": str(i.amount_base)}
+            for i in s.items
+        ]
+    address = s.to_address if s.kind is SweepKind.TOPUP else s.from_address
+    return [{**base, "address": address, "token": s.token, "amount_base": str(s.amount_base)}]
 
 
 def _now(now: datetime | None) -> datetime:

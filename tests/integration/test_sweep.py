@@ -52,7 +52,13 @@ def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def setup(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: Path) -> Cli:
     return Cli(
-        sweep_config(tmp_path, database_url=database_url, rpc_url=anvil.url, token_address=token.address)
+        sweep_config(
+            tmp_path,
+            database_url=database_url,
+            rpc_url=anvil.url,
+            token_address=token.address,
+            chain_extra='sweep_strategy = "topup"',  # EIP-7702 batches: test_sweep_7702.py
+        )
     )
 
 
