@@ -72,8 +72,11 @@ def fund(node: Anvil, rpc: RpcClient, addresses: list[str]) -> None:
     node.rpc("anvil_mine", hex(CONFIRMATIONS + 1))
 
 
-def seed(url: str, rpc: RpcClient, addresses: list[str]) -> None:
-    """Confirmed payments with one confirmed credit each (what scan + confirm would leave)."""
+def seed(
+    url: str, rpc: RpcClient, addresses: list[str], token: str | None = None, amount: int = DEPOSIT
+) -> None:
+    """Confirmed payments with one confirmed credit each (what scan + confirm would leave);
+    `token`: USDT payments (6 decimals) of that token contract, else native ones."""
     now = datetime.now(UTC)
     head = int(rpc.call("eth_blockNumber"), 16)
     block = rpc.call("eth_getBlockByNumber", hex(head), False)
@@ -85,15 +88,15 @@ def seed(url: str, rpc: RpcClient, addresses: list[str]) -> None:
                 Payment(
                     id=payment_id,
                     chain="local",
-                    token=None,
-                    token_address=None,
-                    decimals=18,
-                    amount_base=DEPOSIT,
+                    token="USDT" if token else None,
+                    token_address=token,
+                    decimals=6 if token else 18,
+                    amount_base=amount,
                     address=address,
                     derivation_index=i,
                     status="confirmed",
-                    received_base=DEPOSIT,
-                    confirmed_base=DEPOSIT,
+                    received_base=amount,
+                    confirmed_base=amount,
                     overpaid=False,
                     underpaid=False,
                     paid_late=False,
@@ -107,14 +110,14 @@ def seed(url: str, rpc: RpcClient, addresses: list[str]) -> None:
                 Transfer(
                     chain="local",
                     tx_hash=f"0x{i:064x}",
-                    log_index=-1,
+                    log_index=-1 if token is None else 0,
                     block_number=1,
                     block_hash=block["hash"],
                     block_time=now,
                     from_address="0x" + "1" * 40,
                     to_address=address,
-                    token=None,
-                    amount_base=DEPOSIT,
+                    token="USDT" if token else None,
+                    amount_base=amount,
                     payment_id=payment_id,
                     state="confirmed",
                     created_at=now,

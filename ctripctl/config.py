@@ -27,10 +27,12 @@ from ctripctl.urls import mask_url
 
 DEFAULT_PATH = "ctrip.toml"
 NATIVE_DECIMALS = 18
+#: The highest non-hardened BIP-32 child index: deposit indexes stay below 2**31.
+MAX_INDEX = 2**31 - 1
 
 _TOP_KEYS = {"database_url", "payments", "wallet", "webhooks", "chains"}
 _PAYMENTS_KEYS = {"default_expires_in", "late_window"}
-_WALLET_KEYS = {"xpub", "mnemonic_file"}
+_WALLET_KEYS = {"xpub", "mnemonic_file", "first_index"}
 _WEBHOOK_KEYS = {"secret", "secret_file", "default_url", "allow_private_targets", "timeout"}
 _CHAIN_KEYS = {
     "chain_id",
@@ -126,6 +128,9 @@ class Config:
     database_url: str
     xpub: str | None = None
     mnemonic_file: Path | None = None
+    #: The first deposit index a database hands out ([wallet] first_index); None: 0, after
+    #: checking that the wallet's first addresses were never used (ops/address_reuse.py).
+    first_index: int | None = None
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
     chains: Mapping[str, ChainConfig] = field(default_factory=dict)
     default_expires_in: timedelta = timedelta(minutes=60)
@@ -187,6 +192,9 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
     xpub = _xpub(path, env.get("CTRIP_XPUB"), v.string(wallet, "xpub", "wallet"))
     mnemonic = v.string(wallet, "mnemonic_file", "wallet")
     mnemonic_file = (base / mnemonic) if mnemonic else None
+    first_index = None
+    if "first_index" in wallet:
+        first_index = v.integer(wallet, "first_index", "wallet", 0, 0, MAX_INDEX)
 
     hooks = v.table(raw, "webhooks")
     v.keys(hooks, _WEBHOOK_KEYS, "webhooks")
@@ -219,6 +227,7 @@ def parse_config(raw: Mapping[str, Any], path: Path, env: Mapping[str, str]) -> 
         database_url=database_url,
         xpub=xpub,
         mnemonic_file=mnemonic_file,
+        first_index=first_index,
         webhooks=webhooks,
         chains=chains,
         default_expires_in=default_expires,

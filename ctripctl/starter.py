@@ -25,6 +25,10 @@ late_window = "7d"
 xpub = "{xpub}"
 # The mnemonic behind it (keep it secret, back it up; only needed to move funds).
 mnemonic_file = "{mnemonic_file}"
+# A new database starts at index 0 after checking the wallet's first 20 addresses were
+# never used. An xpub that served payments before (another database) needs a start past
+# every index it handed out:
+# first_index = 1000
 
 [webhooks]
 secret_file = "{secret_file}"       # Standard Webhooks secret (whsec_...)

@@ -115,7 +115,7 @@ class Unsigned:
             "data": self.data,
         }
         if self.to:  # none: a contract creation (the SweepDelegate's deployment)
-            tx["to"] = self.to
+            tx["to"] = to_checksum(self.to)
         if self.authorizations:
             if self.fee.type is not FeeType.EIP1559:
                 raise ValueError("a type-4 transaction needs EIP-1559 fees")
