@@ -236,6 +236,15 @@ def test_bad_env_secret(tmp_path: Path) -> None:
     assert "webhooks.secret must start with whsec_" in message
 
 
+def test_first_index(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, BASE), env={}).first_index is None  # unset: check, start at 0
+    text = BASE.replace("[wallet]", "[wallet]\nfirst_index = 100")
+    assert load_config(write(tmp_path, text), env={}).first_index == 100
+    for bad in ("-1", "2147483648", "true", "'100'", "1.5"):
+        message = load_error(tmp_path, BASE.replace("[wallet]", f"[wallet]\nfirst_index = {bad}"))
+        assert "wallet.first_index must be an integer from 0 to 2147483647" in message, message
+
+
 def test_secret_file(tmp_path: Path) -> None:
     (tmp_path / "hook.secret").write_text(TEST_SECRET + "\n")
     text = BASE.replace(f'secret = "{TEST_SECRET}"', 'secret_file = "hook.secret"')
