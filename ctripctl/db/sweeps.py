@@ -470,4 +470,19 @@ def get_sweep(engine: Engine, sweep_id: str) -> dict[str, Any]:
         sweep = session.execute(select(Sweep).where(Sweep.id == sweep_id)).scalar_one_or_none()
         if sweep is None:
             raise NotFound(f"no sweep {sweep_id!r}")
-        return sweep_object(sweep)
+        items = session.execute(
+            select(SweepItem).where(SweepItem.sweep_id == sweep.id).order_by(SweepItem.seq)
+        )
+        return sweep_object(sweep) | {
+            "items": [
+                {
+                    "payment_id": i.payment_id,
+                    "address": i.address,
+                    "token": i.token,
+                    "amount_base": str(i.amount_base),
+                    "moved_base": None if i.moved_base is None else str(i.moved_base),
+                    "status": i.status,
+                }
+                for i in items.scalars()
+            ]
+        }

@@ -94,6 +94,8 @@ def test_one_sponsored_transaction_per_batch_sweeps_every_deposit_without_dust(
         assert code.hex() == "ef0100" + delegate[2:].lower()  # kept delegated (see the contract)
     batches = [r for r in sweep_rows(database_url) if r.kind == "batch7702"]
     assert len(batches) == 2 and all(r.from_address == TANK for r in batches)
+    shown = cli.ok("sweep", "show", batches[0].id)
+    assert [i["status"] for i in shown["items"]] == ["pending"] * 3
 
     chain.mine(3)
     settled = sweep(cli)
@@ -103,6 +105,8 @@ def test_one_sponsored_transaction_per_batch_sweeps_every_deposit_without_dust(
         assert (shown["status"], shown["swept_base"]) == ("settled", p["amount_base"])
         assert event_types(database_url, p["id"])[-1] == "payment.settled"
     assert sweep(cli)["planned"] == 0
+    items = cli.ok("sweep", "show", batches[0].id)["items"]
+    assert [(i["status"], i["moved_base"]) for i in items] == [("moved", i["amount_base"]) for i in items]
 
 
 def test_a_token_that_reverts_inside_the_batch_loses_no_other_deposit(
