@@ -3,7 +3,9 @@
 Starts anvil on a free port and a webhook receiver on loopback, then runs the real CLI:
 init → payment create → pay it from an anvil account → scan (detected) → mine the
 confirmations → confirm (confirmed) → webhooks flush → the receiver verifies every
-signature with the reference `standardwebhooks` library → prints what it got.
+signature with the reference `standardwebhooks` library → sweep the deposit to a
+treasury → at depth the payment is settled (payment.settled delivered too) → prints
+what it got.
 Everything lives in ./demo (recreated on each run).
 """
 
@@ -28,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "demo"
 ANVIL = ROOT / "tools" / "node_modules" / ".bin" / "anvil"
 CTRIPCTL = [sys.executable, "-m", "ctripctl"]
+TREASURY = "0x000000000000000000000000000000000000dEaD"  # the merchant's main wallet, in a real setup
 
 
 def free_port() -> int:
@@ -171,6 +174,19 @@ def run(node: str) -> None:
     final = ctripctl("payment", "show", payment["id"])
     print(f"  status: {final['status']}, received {final['received']} ETH")
 
+    step("Money out: the sweeping host moves the deposit to the treasury")
+    config = DEMO / "ctrip.toml"
+    text = config.read_text()
+    config.write_text(text.replace("[chains.local]\n", f'[chains.local]\ntreasury = "{TREASURY}"\n', 1))
+    sent = ctripctl("sweep", "run", "--chain", "local")
+    [swept] = sent["sweeps"]
+    print(f"  sweep {swept['id']}: {swept['amount_base']} wei to {TREASURY}, tx {swept['tx_hash']}")
+    rpc(node, "anvil_mine", "0x2")
+    settled = ctripctl("sweep", "run", "--chain", "local")
+    final = ctripctl("payment", "show", payment["id"])
+    print(f"  at depth: {settled['settled']} payment settled; status: {final['status']}")
+    print(f"  treasury balance: {int(rpc(node, 'eth_getBalance', TREASURY, 'latest'), 16)} wei")
+
     step("Cron flushes the webhook outbox to the merchant")
     flush = ctripctl("webhooks", "flush")
     print(f"  attempted {flush['attempted']}, delivered {flush['delivered']}")
@@ -181,9 +197,9 @@ def run(node: str) -> None:
 
     types = [e["type"] for e in receiver.received]
     ok = (
-        final["status"] == "confirmed"
+        final["status"] == "settled"
         and all(e["verified"] for e in receiver.received)
-        and {"payment.detected", "payment.confirmed"} <= set(types)
+        and {"payment.detected", "payment.confirmed", "payment.settled"} <= set(types)
     )
     step("Result")
     print(
@@ -192,14 +208,15 @@ def run(node: str) -> None:
                 "payment": final["id"],
                 "status": final["status"],
                 "received": final["received"],
+                "swept_base": final["swept_base"],
                 "webhooks": types,
             },
             indent=2,
         )
     )
     if not ok:
-        raise SystemExit("demo did not reach a confirmed payment with verified webhooks")
-    print("\nDemo complete: payment confirmed and every webhook verified.")
+        raise SystemExit("demo did not reach a settled payment with verified webhooks")
+    print("\nDemo complete: payment confirmed, swept to the treasury, settled; every webhook verified.")
 
 
 if __name__ == "__main__":
