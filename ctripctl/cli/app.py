@@ -22,10 +22,14 @@ from ctripctl.cli import (
     sweep_cmd,
     webhooks_cmd,
 )
+from ctripctl.cli.globals import RootGroup
 
 app = typer.Typer(
     name="ctripctl",
+    cls=RootGroup,
     help="A self-hosted EVM payment gateway, run from the command line and cron.\n\n"
+    "Global options (-v, -q, --log-format, and each command's --config and --json) go "
+    "before or after the command: `ctripctl -q status --config X` = `ctripctl status -q --config X`.\n\n"
     "Exit codes: 0 ok, 1 bug, 2 bad input, 3 not allowed, 4 not found, "
     "5 node/database unavailable, 6 busy (another pass holds the lock), 7 unhealthy.",
     no_args_is_help=True,
@@ -71,9 +75,12 @@ def root(
     ] = LogFormat.text,
 ) -> None:
     """A self-hosted EVM payment gateway, run from the command line and cron."""
+    from ctripctl.cli.reporting import set_logging
     from ctripctl.ops.logs import configure_logging
 
-    configure_logging(-1 if quiet else verbose, log_format.value)
+    verbosity = -1 if quiet else verbose
+    configure_logging(verbosity, log_format.value)
+    set_logging(verbosity, log_format.value)
 
 
 app.command("init")(setup_cmd.init)

@@ -32,8 +32,8 @@ def status(
         ctripctl status --json --metrics-file /var/lib/node_exporter/textfile/ctripctl_status.prom
     """
     with cli_errors():
+        from ctripctl.cli.reporting import log_summary
         from ctripctl.errors import CtripError, Unhealthy
-        from ctripctl.ops.logs import log_pass
         from ctripctl.ops.status import collect_status
 
         started = time.perf_counter()
@@ -41,12 +41,12 @@ def status(
         try:
             report = collect_status(config, engine(config), datetime.now(UTC))
         except CtripError:  # e.g. the database is down: record a failed run, then exit 5
-            log_pass("status", None, {}, ok=False, duration_s=time.perf_counter() - started)
+            log_summary("status", None, {}, ok=False, duration_s=time.perf_counter() - started)
             _record(metrics_file, None, time.perf_counter() - started)
             raise
         elapsed = time.perf_counter() - started
         _record(metrics_file, report, elapsed)
-        log_pass("status", None, _summary(report), ok=report["healthy"], duration_s=elapsed)
+        log_summary("status", None, _summary(report), ok=report["healthy"], duration_s=elapsed)
         if as_json:
             emit_json(report)
         else:
