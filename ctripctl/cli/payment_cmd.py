@@ -43,7 +43,9 @@ def _public(obj: dict[str, Any]) -> dict[str, Any]:
 
 def _create(config: Config, requests: Sequence[PaymentRequest]) -> list[tuple[Payment, bool]]:
     from ctripctl.db.payments import create_idempotent
+    from ctripctl.ops.address_reuse import check_first_addresses
 
+    check_first_addresses(config, requests)  # a new database, a used wallet: exit 3
     return create_idempotent(engine(config), config.xpub, requests, datetime.now(UTC))
 
 

@@ -11,6 +11,7 @@ import pytest
 from ctripctl.config import load_config
 from ctripctl.db.migrate import head
 from ctripctl.evm.wallet import account_xpub, deposit_address
+from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.databases import postgres_schema
 
@@ -29,7 +30,9 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
         yield url
 
 
-def test_init_then_create_with_no_editing(tmp_path: Path, empty_database: str | None) -> None:
+def test_init_then_create_with_no_editing(
+    tmp_path: Path, empty_database: str | None, anvil: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "site" / "ctrip.toml"  # the folder does not exist yet
     cli = Cli(config)
     args = ("init",) if empty_database is None else ("init", "--database-url", empty_database)
@@ -65,6 +68,9 @@ def test_init_then_create_with_no_editing(tmp_path: Path, empty_database: str | 
         "head": head(),
         "up_to_date": True,
     }
+    # The first payment asks the node whether the new wallet's addresses are unused: the
+    # README's quick start has anvil at 127.0.0.1:8545; here it is this test's anvil.
+    monkeypatch.setenv("CTRIP_RPC_URLS_LOCAL", anvil.url)
     payment = cli.ok("payment", "create", "--chain", "local", "--amount", "0.1")
     assert payment["address"] == deposit_address(result["xpub"], 0)
     assert payment["amount_base"] == str(10**17)

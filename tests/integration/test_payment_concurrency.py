@@ -30,8 +30,9 @@ CTRIPCTL = (sys.executable, "-m", "ctripctl")
 
 
 def make_config(tmp_path: Path, database_url: str) -> Path:
-    # payment create never talks to the node; the URL only has to be valid
-    return write_config(tmp_path / "ctrip.toml", database_url=database_url, rpc_urls=["http://127.0.0.1:9"])
+    # With first_index set, payment create never talks to the node; the URL only has to be valid.
+    url = ["http://127.0.0.1:9"]
+    return write_config(tmp_path / "ctrip.toml", database_url=database_url, rpc_urls=url, first_index=0)
 
 
 def stored(database_url: str) -> tuple[list[Payment], list[WebhookEvent]]:

@@ -24,14 +24,17 @@ def write_config(
     start_block: int = 0,
     extra: str = "",
     chain_extra: str = "",
+    first_index: int | None = None,
 ) -> Path:
+    """`first_index` set: the first payment asks no node (ops/address_reuse.py)."""
     urls = ", ".join(f'"{u}"' for u in rpc_urls)
+    wallet = "" if first_index is None else f"first_index = {first_index}\n"
     text = f"""
 database_url = "{database_url}"
 
 [wallet]
 xpub = "{TEST_XPUB}"
-
+{wallet}
 [webhooks]
 secret = "{TEST_SECRET}"
 allow_private_targets = true
