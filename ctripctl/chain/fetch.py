@@ -7,7 +7,10 @@ pooled keep-alive httpx client:
    receipts mode, chain/receipts.py), matched against the watched set as they arrive
    (evm/matching.py);
 2. once every block request has been answered, the native receipts and the token logs
-   (chain/logs.py), or in the receipts mode the native values.
+   (chain/logs.py), or in the receipts mode the native values;
+3. the receipts of the transactions with token credits, for each credit's place among
+   its transaction's logs — its identity, which a reorg does not shift as it shifts log
+   indexes (domain/records.py; the receipts mode has them already).
 
 Raw batches rather than web3.py: web3 would format every field of every transaction
 into objects the scanner throws away (docs/scan-pass.md has the measurement).
@@ -22,14 +25,14 @@ while fetching never mixes two branches in one pass.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ctripctl.chain.blocks import BLOCKS_PER_REQUEST, IN_FLIGHT, fetch_blocks, fetching
-from ctripctl.chain.logs import receipts_and_token_logs
-from ctripctl.chain.receipts import fetch_receipts, valued_native
+from ctripctl.chain.logs import receipts_and_token_logs, with_log_positions
+from ctripctl.chain.receipts import TX_LOG_POSITION, fetch_receipts, valued_native
 from ctripctl.chain.rpc import RpcClient
-from ctripctl.domain.records import Found, Header
+from ctripctl.domain.records import NATIVE_POSITION, Found, Header
 from ctripctl.evm.matching import Watched, native_credits, token_credits
 
 
@@ -113,10 +116,25 @@ def fetch_range(
             rpc, in_chain, chain, start, end, tokens, token_targets, by_hash_from
         )
         logs.extend(token_logs)
-    credits += token_credits(logs, watched)
+    credits = [replace(c, tx_log_position=NATIVE_POSITION) for c in credits]
+    credits += _placed(token_credits(logs, watched), logs)
     # Anything that does not come from the block we fetched at that height belongs to
     # another branch, and a block whose logs could not be read by its hash is unknown:
     # cut the range below it.
+    chain, credits = _cut(chain, credits, unreadable)
+    # Each token credit's place among its transaction's logs (its identity): from the
+    # transaction's receipt, asked only for the credits kept; a receipt of another block
+    # cuts the range again.
+    chain, credits = _cut(chain, with_log_positions(rpc, credits), None)
+    credits.sort(key=lambda c: (c.block_number, c.tx_hash, c.log_index))
+    return RangeData(headers=chain, credits=credits)
+
+
+def _cut(
+    chain: list[Header], credits: list[Found], unreadable: int | None
+) -> tuple[list[Header], list[Found]]:
+    """Cut the range below the first block whose credits (or logs) do not belong to it."""
+    hashes = {h.number: h.hash for h in chain}
     breaks = [c.block_number for c in credits if hashes.get(c.block_number, c.block_hash) != c.block_hash]
     if unreadable is not None:
         breaks.append(unreadable)
@@ -124,9 +142,18 @@ def fetch_range(
     if cut is not None:
         chain = [h for h in chain if h.number < cut]
         hashes = {h.number: h.hash for h in chain}
-    credits = [c for c in credits if c.block_number in hashes]
-    credits.sort(key=lambda c: (c.block_number, c.tx_hash, c.log_index))
-    return RangeData(headers=chain, credits=credits)
+    return chain, [c for c in credits if c.block_number in hashes]
+
+
+def _placed(credits: list[Found], logs: list[dict[str, Any]]) -> list[Found]:
+    """Token credits with the position their log carries (logs from receipts do, see
+    chain/receipts.py); the others keep None and are placed from their receipt."""
+    positions = {
+        (log["transactionHash"], int(log["logIndex"], 16)): log[TX_LOG_POSITION]
+        for log in logs
+        if TX_LOG_POSITION in log
+    }
+    return [replace(c, tx_log_position=positions.get((c.tx_hash, c.log_index))) for c in credits]
 
 
 def _consistent_prefix(

@@ -12,12 +12,16 @@ refuses it as too large. The blocks that can still change are read by block hash
 fetched: a range query may be answered, with no error, by a backend that has not seen
 the last blocks, and the checkpoint would move past a credit for good. A block the node
 cannot serve by hash cuts the range before it. docs/scan-pass.md has the details.
+
+Last, `with_log_positions`: the receipts of the transactions that credited a token, for
+each credit's place among its transaction's logs (its identity across reorgs).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ctripctl.chain.blocks import BLOCKS_PER_REQUEST
@@ -80,6 +84,42 @@ def receipts_and_token_logs(
         for result in results:
             logs.extend(result)
     return credits, logs, None
+
+
+def with_log_positions(rpc: RpcClient, credits: Sequence[Found]) -> list[Found]:
+    """The credits, each with its `tx_log_position`: the index of its log in its
+    transaction's receipt (CALLS_PER_REQUEST receipts per request, one per transaction).
+
+    A receipt that is missing, from another block, or without the log (the transaction
+    moved since its log was read) marks the credit `moved`, so the range is cut below it
+    and the next pass reads the block again. Credits that already know their position
+    (native ones; the receipts mode's) cost nothing."""
+    unknown = sorted({c.tx_hash for c in credits if c.tx_log_position is None})
+    if not unknown:
+        return list(credits)
+    answers = _send_grouped(rpc, [[("eth_getTransactionReceipt", (tx_hash,))] for tx_hash in unknown])
+    receipts = dict(zip(unknown, answers, strict=True))
+    placed: list[Found] = []
+    for credit in credits:
+        if credit.tx_log_position is not None:
+            placed.append(credit)
+            continue
+        receipt = receipts[credit.tx_hash]
+        if isinstance(receipt, RpcError):
+            raise NodeUnavailable(f"eth_getTransactionReceipt failed: {receipt.message}")
+        position = _position(receipt, credit)
+        placed.append(moved(credit) if position is None else replace(credit, tx_log_position=position))
+    return placed
+
+
+def _position(receipt: Any, credit: Found) -> int | None:
+    """The index of the credit's log in the receipt (None: not this block's receipt, or no such log)."""
+    if not isinstance(receipt, dict) or receipt.get("blockHash") != credit.block_hash:
+        return None
+    for position, log in enumerate(receipt.get("logs") or ()):
+        if int(log.get("logIndex", "-0x1"), 16) == credit.log_index:
+            return position
+    return None
 
 
 def _by_hash_problem(header: Header, block: Any, results: Sequence[Any]) -> str | None:

@@ -3,7 +3,8 @@
 Per block, its header and eth_getBlockReceipts instead of the full transactions.
 Receipts carry sender, recipient, status and the token logs (so no eth_getLogs and no
 receipt round trip), but not the value: the few native matches are read afterwards with
-eth_getTransactionByHash (`valued_native`).
+eth_getTransactionByHash (`valued_native`). Each kept log carries its place among its
+transaction's logs (TX_LOG_POSITION), the credit's identity (domain/records.py).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from ctripctl.evm.matching import TRANSFER_TOPIC, UNKNOWN_VALUE, Native, moved
 
 if TYPE_CHECKING:
     from ctripctl.chain.blocks import Chunk
+
+#: The key under which a log from a receipt carries its index in that receipt's logs.
+TX_LOG_POSITION = "ctripTxLogPosition"
 
 
 def fetch_receipts(rpc: RpcClient, numbers: Sequence[int]) -> Chunk:
@@ -53,10 +57,10 @@ def fetch_receipts(rpc: RpcClient, numbers: Sequence[int]) -> Chunk:
             if to is not None:
                 tx_hash, sender = receipt["transactionHash"], receipt["from"].lower()
                 natives.append((to.lower(), UNKNOWN_VALUE, tx_hash, sender, number, seen_in))
-            for log in receipt.get("logs") or ():
+            for position, log in enumerate(receipt.get("logs") or ()):
                 topics = log.get("topics") or ()
                 if len(topics) == 3 and topics[0] == TRANSFER_TOPIC:
-                    logs.append(log)
+                    logs.append({**log, TX_LOG_POSITION: position})
     return headers, natives, logs
 
 

@@ -77,7 +77,15 @@ class Payment(Base):
 
 
 class Transfer(Base):
-    """One on-chain credit to a deposit address. Unique per (chain, tx, log index)."""
+    """One on-chain credit to a deposit address. Unique per (chain, tx, tx_log_position).
+
+    `tx_log_position` is the log's index among its own transaction's logs
+    (NATIVE_LOG_INDEX for a native credit): unlike `log_index`, which counts across the
+    block, it does not change when a reorg re-mines the transaction in another block, so
+    the same credit is found again there. NULL only on token credits recorded before
+    migration 0004 (no node to ask then); the scan adopts such a row, giving it its
+    position, the next time it sees its transaction (db/scan_store.py).
+    """
 
     __tablename__ = "transfers"
 
@@ -85,6 +93,7 @@ class Transfer(Base):
     chain: Mapped[str] = mapped_column(String(64))
     tx_hash: Mapped[str] = mapped_column(String(66))
     log_index: Mapped[int] = mapped_column(Integer)  # NATIVE_LOG_INDEX for native credits
+    tx_log_position: Mapped[int | None] = mapped_column(Integer)  # the credit's identity in its tx
     block_number: Mapped[int] = mapped_column(BigInteger)
     block_hash: Mapped[str] = mapped_column(String(66))
     block_time: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -102,7 +111,7 @@ class Transfer(Base):
     payment: Mapped[Payment] = relationship(back_populates="transfers")
 
     __table_args__ = (
-        UniqueConstraint("chain", "tx_hash", "log_index", name="uq_transfers_chain_tx_log"),
+        UniqueConstraint("chain", "tx_hash", "tx_log_position", name="uq_transfers_chain_tx_position"),
         Index("ix_transfers_payment_id", "payment_id"),
         Index("ix_transfers_chain_state_block", "chain", "state", "block_number"),
     )

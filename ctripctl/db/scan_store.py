@@ -10,8 +10,8 @@ this same transaction), store the scanned blocks' hashes (pruned to the confirma
 depth plus a margin), and move the checkpoint with a compare-and-set on its old value.
 Crash before the commit: nothing of the pass is kept and the next pass redoes the range;
 after it: the checkpoint has moved and nothing is redone. Re-recording a credit that is
-already live changes nothing (unique chain + tx hash + log index), so no interleaving
-counts money twice.
+already live changes nothing (unique chain + tx hash + place among the transaction's
+logs, which a reorg does not shift), so no interleaving counts money twice.
 """
 
 from __future__ import annotations
@@ -140,20 +140,31 @@ def record_pass(
     `base` is the block the range was scanned from (the checkpoint, the reorg's common
     ancestor, or a rescan's from-block − 1); the new checkpoint is the last header, or
     `base` when no block was scanned. `orphan_above`: the common ancestor of a reorg,
-    above which every live transfer is orphaned before the new branch is recorded.
+    above which every live transfer is orphaned before the new branch is recorded —
+    except the credits found again on it (same chain, tx hash and place among the
+    transaction's logs), which are moved to their new block instead.
     """
     last = headers[-1] if headers else None
     new_block = last.number if last else base
     new_hash = last.hash if last else base_hash
     hashes = {h.number: h.hash for h in headers}
     times = {h.number: datetime.fromtimestamp(h.timestamp, UTC) for h in headers}
+    if any(c.tx_log_position is None for c in credits):  # unique keys ignore NULLs: never store one
+        raise ValueError("a credit without its place among its transaction's logs cannot be recorded")
+    unique: dict[tuple[str, int | None], Found] = {}
+    for c in credits:
+        unique.setdefault(c.key, c)  # one per identity
+    credits = list(unique.values())
+    found_keys = set(unique)
     orphaned_ids: set[str] = set()
     credited_ids: set[str] = set()
-    found_keys = {(c.tx_hash, c.log_index) for c in credits}
     orphaned = 0
 
     with transaction(engine) as session:
         _move_checkpoint(session, chain, old, new_block, new_hash, times.get(new_block), head, now)
+        # Every recorded transfer of the found credits' transactions, whatever its state,
+        # by identity (rows recorded before migration 0004 adopted first).
+        known = _recorded(session, chain, credits)
 
         stale: list[Transfer] = []
         if orphan_above is not None:
@@ -164,37 +175,55 @@ def record_pass(
             stale += [
                 t
                 for t in _live_transfers(session, chain, headers[0].number, new_block)
-                if hashes.get(t.block_number) != t.block_hash and (t.tx_hash, t.log_index) not in found_keys
+                if hashes.get(t.block_number) != t.block_hash and _key(t) not in found_keys
             ]
         # A transaction is in one block of a chain: a live transfer of a transaction found
-        # in this pass, but recorded in another block (re-mined on the new branch, with
-        # other log indexes, possibly outside this range), is off the chain.
-        stale += _moved_away(session, chain, credits, found_keys)
+        # in this pass, recorded in another block (re-mined on the new branch, possibly
+        # outside this range) and not found again, is off the chain.
+        blocks = {c.tx_hash: c.block_hash for c in credits}
+        stale += [
+            t
+            for t in known.rows
+            if t.state != TransferState.ORPHANED.value
+            and t.block_hash != blocks[t.tx_hash]
+            and _key(t) not in found_keys
+        ]
         for t in {t.id: t for t in stale}.values():
-            if (
-                orphan_above is not None
-                and t.block_number > orphan_above
-                and (t.tx_hash, t.log_index) in found_keys
-            ):
-                continue  # re-included on the new branch: updated below, not orphaned
+            if _key(t) in found_keys:
+                continue  # found again on the new branch: updated below, not orphaned
             t.state = TransferState.ORPHANED.value
             t.orphaned_at = now
             orphaned_ids.add(t.payment_id)
             orphaned += 1
 
-        payments = _load_payments(session, {c.payment_id for c in credits} | orphaned_ids)
+        # A credit found again may now go to another payment (its transaction executed
+        # differently on the new branch): the row's old payment is refreshed too.
+        previous = {known.by_key[c.key].payment_id for c in credits if c.key in known.by_key}
+        payments = _load_payments(session, {c.payment_id for c in credits} | orphaned_ids | previous)
         found = 0
         moved_ids: set[str] = set()
         for c in credits:
             payment = payments.get(c.payment_id)
             if payment is None:  # deleted meanwhile: nothing to credit
                 continue
-            outcome = _record_credit(payment, c, chain, times[c.block_number], now)
+            row = known.by_key.get(c.key)
+            if row is None:
+                _insert_credit(payment, c, chain, times[c.block_number], now)
+                found += 1
+                credited_ids.add(payment.id)
+                continue
+            was = row.payment_id
+            outcome = _update_credit(row, payment, c, times[c.block_number])
+            if was != payment.id:
+                moved_ids.add(was)  # lost this credit
             if outcome == "counted":
                 found += 1
                 credited_ids.add(payment.id)
             elif outcome == "moved":
                 moved_ids.add(payment.id)
+            elif outcome == "moved-more":
+                moved_ids.add(payment.id)
+                credited_ids.add(payment.id)
 
         events = 0
         touched = orphaned_ids | credited_ids | moved_ids
@@ -270,25 +299,55 @@ def _live_transfers(session: Session, chain: str, low: int, high: int | None) ->
     return list(session.execute(stmt).scalars())
 
 
-def _moved_away(
-    session: Session, chain: str, credits: Sequence[Found], found_keys: set[tuple[str, int]]
-) -> list[Transfer]:
-    """Live transfers of the found credits' transactions recorded in another block."""
-    blocks = {c.tx_hash: c.block_hash for c in credits}
-    tx_hashes = sorted(blocks)
-    moved: list[Transfer] = []
+def _key(t: Transfer) -> tuple[str, int | None]:
+    """A recorded transfer's identity, as Found.key (None: recorded before 0004, not adopted)."""
+    return (t.tx_hash, t.tx_log_position)
+
+
+@dataclass
+class _Known:
+    rows: list[Transfer]  # every recorded transfer of the found credits' transactions
+    by_key: dict[tuple[str, int | None], Transfer]  # those with a position, by identity
+
+
+def _recorded(session: Session, chain: str, credits: Sequence[Found]) -> _Known:
+    """The recorded transfers (any state) of the credits' transactions, by identity.
+
+    Rows recorded before migration 0004 have no position; each one is adopted by a found
+    credit of its transaction — first the credit at the same block and log index (the same
+    log), then one to the same payment with the same amount (the same credit, moved) —
+    and given that credit's position, so it is updated rather than counted again."""
+    tx_hashes = sorted({c.tx_hash for c in credits})
+    rows: list[Transfer] = []
     for i in range(0, len(tx_hashes), 500):
-        stmt = select(Transfer).where(
-            Transfer.chain == chain,
-            Transfer.tx_hash.in_(tx_hashes[i : i + 500]),
-            Transfer.state != TransferState.ORPHANED.value,
+        stmt = (
+            select(Transfer)
+            .where(Transfer.chain == chain, Transfer.tx_hash.in_(tx_hashes[i : i + 500]))
+            .order_by(Transfer.id)
         )
-        moved += [
-            t
-            for t in session.execute(stmt).scalars()
-            if t.block_hash != blocks[t.tx_hash] and (t.tx_hash, t.log_index) not in found_keys
-        ]
-    return moved
+        rows += session.execute(stmt).scalars()
+    if any(t.tx_log_position is None for t in rows):
+        _adopt(rows, credits)
+    by_key = {_key(t): t for t in rows if t.tx_log_position is not None}
+    return _Known(rows, by_key)
+
+
+def _adopt(rows: Sequence[Transfer], credits: Sequence[Found]) -> None:
+    taken = {_key(t) for t in rows if t.tx_log_position is not None}
+    free = [c for c in credits if c.key not in taken]
+    legacy = sorted((t for t in rows if t.tx_log_position is None), key=lambda t: (t.log_index, t.id))
+    rules = [
+        lambda t, c: (t.log_index, t.block_hash) == (c.log_index, c.block_hash),  # the same log
+        lambda t, c: (t.payment_id, t.amount_base) == (c.payment_id, c.amount),  # the same credit, moved
+    ]
+    for matches in rules:
+        for t in legacy:
+            if t.tx_log_position is not None:
+                continue
+            c = next((c for c in free if c.tx_hash == t.tx_hash and matches(t, c)), None)
+            if c is not None:
+                t.tx_log_position = c.tx_log_position
+                free.remove(c)
 
 
 def _load_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
@@ -303,36 +362,14 @@ def _load_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
     return payments
 
 
-def _record_credit(
-    payment: Payment,
-    c: Found,
-    chain: str,
-    block_time: datetime,
-    now: datetime,
-) -> str | None:
-    """Insert a new credit or revive an orphaned one ("counted"); move a live one that
-    reappeared in another block ("moved"); or leave an identical live one alone (None)."""
-    for t in payment.transfers:
-        if t.tx_hash == c.tx_hash and t.log_index == c.log_index:
-            moved = t.block_hash != c.block_hash
-            if moved:  # the same transaction on another branch: it lives in its new block
-                t.block_number, t.block_hash, t.block_time = c.block_number, c.block_hash, block_time
-            if t.state == TransferState.ORPHANED.value:
-                t.state = TransferState.SEEN.value
-                t.orphaned_at = None
-                t.confirmed_at = None
-                return "counted"
-            if not moved:
-                return None
-            if t.state == TransferState.CONFIRMED.value:
-                t.state = TransferState.SEEN.value  # its confirmations start again
-                t.confirmed_at = None
-            return "moved"
+def _insert_credit(payment: Payment, c: Found, chain: str, block_time: datetime, now: datetime) -> None:
+    """A credit never recorded before."""
     payment.transfers.append(
         Transfer(
             chain=chain,
             tx_hash=c.tx_hash,
             log_index=c.log_index,
+            tx_log_position=c.tx_log_position,
             block_number=c.block_number,
             block_hash=c.block_hash,
             block_time=block_time,
@@ -345,7 +382,37 @@ def _record_credit(
             created_at=now,
         )
     )
-    return "counted"
+
+
+def _update_credit(row: Transfer, payment: Payment, c: Found, block_time: datetime) -> str | None:
+    """Bring a recorded credit (same identity) in line with what the node shows now.
+
+    Revive an orphaned one ("counted"); move a live one that reappeared in another block
+    ("moved", or "moved-more" when it now carries more money: a re-executed transaction
+    may pay another amount); or leave an identical live one alone (None). The block, log
+    index and amount are always those of the branch just read."""
+    moved = row.block_hash != c.block_hash
+    more = c.amount > row.amount_base
+    changed = moved or row.amount_base != c.amount or row.payment_id != payment.id
+    if changed:  # the same transaction on another branch: it lives in its new block
+        row.block_number, row.block_hash, row.block_time = c.block_number, c.block_hash, block_time
+        row.log_index = c.log_index
+        row.amount_base = c.amount
+        row.from_address = to_checksum(c.from_address)
+        if row.payment_id != payment.id:
+            row.payment = payment
+            row.to_address, row.token = payment.address, payment.token
+    if row.state == TransferState.ORPHANED.value:
+        row.state = TransferState.SEEN.value
+        row.orphaned_at = None
+        row.confirmed_at = None
+        return "counted"
+    if not changed:
+        return None
+    if row.state == TransferState.CONFIRMED.value:
+        row.state = TransferState.SEEN.value  # its confirmations start again
+        row.confirmed_at = None
+    return "moved-more" if more else "moved"
 
 
 def _store_hashes(

@@ -25,9 +25,18 @@ class Header:
     timestamp: int
 
 
+#: Found.tx_log_position of a native credit (a transaction's value, not a log).
+NATIVE_POSITION = -1
+
+
 @dataclass(frozen=True)
 class Found:
-    """One credit to a watched address, as read from the node (addresses lowercase)."""
+    """One credit to a watched address, as read from the node (addresses lowercase).
+
+    Its identity is (tx hash, `tx_log_position`): the log's place among its own
+    transaction's logs, which a reorg cannot change — `log_index` counts across the whole
+    block, so it shifts when the transaction is re-mined in another block.
+    """
 
     payment_id: str
     tx_hash: str
@@ -38,7 +47,9 @@ class Found:
     to_address: str
     token_address: str | None
     amount: int
+    # NATIVE_POSITION for a native credit; None until the transaction's receipt was read
+    tx_log_position: int | None = None
 
     @property
-    def key(self) -> tuple[str, int]:
-        return (self.tx_hash, self.log_index)
+    def key(self) -> tuple[str, int | None]:
+        return (self.tx_hash, self.tx_log_position)

@@ -26,8 +26,9 @@ and SQLAlchemy, the models and the watched set load while the node answers (step
 called by fetch_range once the requests are in flight — still after the head).
 
 `--from-block N` (a rescan) moves the checkpoint back to N − 1 and scans forward from
-there: credits already recorded are left alone (unique per chain, tx, log index), only
-missing ones are inserted, and a recorded transfer whose block is no longer on the
+there: credits already recorded are left alone (unique per chain, tx and place among the
+transaction's logs), only missing ones are inserted, a credit whose transaction moved to
+another block is moved with it, and a recorded transfer whose block is no longer on the
 chain is orphaned — so a rescan never counts anything twice.
 
 Node failures surface as NodeUnavailable (exit 5) before the write transaction, so the

@@ -12,7 +12,9 @@ from web3.types import TxReceipt
 
 from tests.support.anvil import Anvil
 
-ARTIFACT = json.loads((Path(__file__).resolve().parents[1] / "contracts" / "TestToken.json").read_text())
+CONTRACTS = Path(__file__).resolve().parents[1] / "contracts"
+ARTIFACT = json.loads((CONTRACTS / "TestToken.json").read_text())
+DISPERSE = json.loads((CONTRACTS / "Disperse.json").read_text())
 
 #: The BIP-39 test vector mnemonic; its account xpub is the tests' wallet.
 TEST_MNEMONIC = (
@@ -63,6 +65,16 @@ class Chain:
             "maxPriorityFeePerGas": hex(tx["maxPriorityFeePerGas"]),
         }
 
+    def request(self, call: Any, sender: str, gas: int = 500_000) -> dict[str, Any]:
+        """A contract call as a transaction request for `reorg(depth, [(request, offset)])`,
+        with the sender's next nonce (numbers as hex quantities)."""
+        tx = call.build_transaction(
+            {"from": sender, "nonce": self.w3.eth.get_transaction_count(sender), "gas": gas}
+        )
+        tx["input"] = tx.pop("data")
+        tx.pop("chainId", None)
+        return {k: hex(v) if isinstance(v, int) else v for k, v in tx.items()}
+
     def block_hash(self, number: int) -> str:
         return self.w3.eth.get_block(number)["hash"].to_0x_hex()
 
@@ -88,6 +100,24 @@ class Chain:
         mint = token.functions.mint(self.payer, 10**30).transact({"from": self.accounts[0]})
         self.w3.eth.wait_for_transaction_receipt(mint, timeout=20)
         return token
+
+    def deploy_disperse(self, token: Any) -> Any:
+        """A disperse.app-style batch payout contract; the payer lets it spend its tokens."""
+        factory = self.w3.eth.contract(abi=DISPERSE["abi"], bytecode=DISPERSE["bytecode"])
+        tx = factory.constructor().transact({"from": self.accounts[0]})
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx, timeout=20)
+        disperse = self.w3.eth.contract(address=receipt["contractAddress"], abi=DISPERSE["abi"])
+        approve = token.functions.approve(disperse.address, 2**256 - 1).transact({"from": self.payer})
+        self.w3.eth.wait_for_transaction_receipt(approve, timeout=20)
+        return disperse
+
+    def disperse_call(self, disperse: Any, token: Any, payouts: list[tuple[str, int]]) -> Any:
+        """disperseToken(token, recipients, values): one transaction, one Transfer log per payout."""
+        return disperse.functions.disperseToken(
+            token.address,
+            [Web3.to_checksum_address(to) for to, _ in payouts],
+            [amount for _, amount in payouts],
+        )
 
     def send_token(self, token: Any, to: str, amount: int, sender: str | None = None) -> TxReceipt:
         tx = token.functions.transfer(Web3.to_checksum_address(to), amount).transact(
