@@ -7,6 +7,7 @@ Create Date: 2026-12-02
 `sweep_items`: the deposits one sponsored transaction sweeps, each with what it was
 meant to move and what it did move (read from the receipt's Transfer logs).
 `delegates`: the SweepDelegate contracts deployed per chain, sponsor and treasury.
+`chain_states.sweep_cursor_*`: where the next pass resumes reading sweep candidates.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def upgrade() -> None:
         sa.Column("moved_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("transfer_ids", ctripctl.db.types.JSONType(), nullable=False),
+        sa.Column("cleared_by", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(["sweep_id"], ["sweeps.id"], name=op.f("fk_sweep_items_sweep_id_sweeps")),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_sweep_items")),
     )
@@ -54,9 +56,15 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["sweep_id"], ["sweeps.id"], name=op.f("fk_delegates_sweep_id_sweeps")),
         sa.PrimaryKeyConstraint("chain", "address", name=op.f("pk_delegates")),
     )
+    with op.batch_alter_table("chain_states", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("sweep_cursor_at", ctripctl.db.types.UTCDateTime(timezone=True)))
+        batch_op.add_column(sa.Column("sweep_cursor_id", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("chain_states", schema=None) as batch_op:
+        batch_op.drop_column("sweep_cursor_id")
+        batch_op.drop_column("sweep_cursor_at")
     op.drop_table("delegates")
     with op.batch_alter_table("sweep_items", schema=None) as batch_op:
         batch_op.drop_index("ix_sweep_items_address")

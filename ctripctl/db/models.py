@@ -133,6 +133,10 @@ class ChainState(Base):
     last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     tank_balance_base: Mapped[int | None] = mapped_column(BaseUnits)
     tank_needed_base: Mapped[int | None] = mapped_column(BaseUnits)
+    # Where the next sweep pass resumes reading candidates (keyset: created_at, id), so
+    # payments that are never swept (below sweep_min, failing) cannot starve newer ones.
+    sweep_cursor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sweep_cursor_id: Mapped[str | None] = mapped_column(String(32))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 
@@ -253,8 +257,9 @@ class SweepItem(Base):
     token_address: Mapped[str] = mapped_column(String(42))
     amount_base: Mapped[int] = mapped_column(BaseUnits)  # what the plan meant to move
     moved_base: Mapped[int | None] = mapped_column(BaseUnits)  # what the receipt's logs show
-    status: Mapped[str] = mapped_column(String(16))  # pending / moved / failed
+    status: Mapped[str] = mapped_column(String(16))  # domain.sweeping.ItemStatus
     transfer_ids: Mapped[list[int]] = mapped_column(JSONType)
+    cleared_by: Mapped[str | None] = mapped_column(String(32))  # the sweep clearing its delegation
 
     __table_args__ = (
         Index("ix_sweep_items_sweep", "sweep_id"),

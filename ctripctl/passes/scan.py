@@ -12,7 +12,9 @@ A pass, under the chain's scan lock (db/locks.py; a second pass gets Busy):
    the highest one the node still agrees with — the common ancestor — and scan from
    there; transfers above it are orphaned in the pass's transaction (a node whose head
    is below the checkpoint is merely behind — a lagging failover URL — not reorganised:
-   that pass scans nothing and orphans nothing);
+   that pass scans nothing and orphans nothing; a node that answers no block (null) at a
+   height at or below its head is unavailable — exit 5, nothing written — not a reorg:
+   only another hash at that height is one);
 3. read the watched addresses (AFTER the head: a payment created later cannot have been
    paid in a block at or below that head, so no credit can slip between the two reads);
 4. fetch ancestor/checkpoint+1 .. min(+block_batch_size, head) with no database
@@ -193,6 +195,14 @@ def one_pass(
         logging.getLogger("ctripctl.scan").warning(
             "chain %s: node head %d is behind the checkpoint %d; nothing scanned", chain.name, head, base
         )
+    elif base_hash is not None and node_hash is None:
+        # The node's head is at or past the checkpoint, yet it has no block there: a
+        # load-balanced backend that is behind, or a node still syncing. No evidence of a
+        # reorg (only another hash at that height is): orphan nothing, record nothing.
+        raise NodeUnavailable(
+            f"chain {chain.name}: the node ({rpc.active_url}) reports head {head} but has no block "
+            f"{base} (the checkpoint); nothing was recorded, retry later"
+        )
     elif base_hash is not None and node_hash != base_hash:
         ancestor, ancestor_hash = _common_ancestor(database.engine, rpc, chain, base)
         reorg_depth = base - ancestor
@@ -299,7 +309,12 @@ def _common_ancestor(engine: Engine, rpc: RpcClient, chain: ChainConfig, below: 
         for (number, stored_hash), block in zip(stored, answers, strict=True):
             if isinstance(block, RpcError):
                 raise NodeUnavailable(f"eth_getBlockByNumber({number}) failed: {block.message}")
-            if block is not None and block["hash"] == stored_hash:
+            if block is None:  # below the head it reported: a node behind, not a reorg
+                raise NodeUnavailable(
+                    f"chain {chain.name}: the node ({rpc.active_url}) has no block {number} while "
+                    "looking for the common ancestor of a reorg; nothing was recorded, retry later"
+                )
+            if block["hash"] == stored_hash:
                 return number, stored_hash
     lowest = stored[-1][0] if stored else below
     raise RuleError(

@@ -6,15 +6,19 @@ credited above it, step the payments back (payment.reorged), and scan the new br
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select, update
 
-from ctripctl.db.models import Payment, Transfer
+from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer, WebhookEvent
 from ctripctl.db.session import get_engine, transaction
+from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
 from tests.support.queries import event_types
+from tests.support.rpc_proxy import Answer, Hook, RpcProxy
 
 ETH = 10**18
 USDT = 10**6
@@ -30,6 +34,16 @@ def scan(cli: Cli, *args: str) -> dict[str, Any]:
 
 def status(cli: Cli, payment_id: str) -> str:
     return cli.ok("payment", "show", payment_id)["status"]
+
+
+def set_config(config: Path, **values: str) -> None:
+    lines = []
+    for line in config.read_text().splitlines():
+        key = line.split(" = ")[0]
+        if key in values:
+            line = f"{key} = {values[key]}"
+        lines.append(line)
+    config.write_text("\n".join(lines) + "\n")
 
 
 def transfers(url: str) -> list[tuple[str, int, str, str]]:
@@ -192,3 +206,92 @@ def test_node_behind_the_checkpoint_is_not_a_reorg(cli: Cli, chain: Chain, datab
     after = scan(cli)
     assert after["reorg_depth"] > 0 and after["transfers_orphaned"] == 1
     assert status(cli, p["id"]) == "pending"
+
+
+def null_blocks(numbers: set[int]) -> Hook:
+    """A proxy hook: the node answers `null` for eth_getBlockByNumber of these heights
+    (a load-balanced backend that is behind), everything else as it is."""
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        status, answer = forward(body)
+        calls = body if isinstance(body, list) else [body]
+        wanted = {
+            c["id"]
+            for c in calls
+            if c["method"] == "eth_getBlockByNumber" and str(c["params"][0]).startswith("0x")
+            if int(c["params"][0], 16) in numbers
+        }
+        for item in answer if isinstance(answer, list) else [answer]:
+            if item.get("id") in wanted:
+                item["result"] = None
+        return status, answer
+
+    return hook
+
+
+def snapshot_of(url: str) -> tuple[Any, ...]:
+    """Everything a pass could write: checkpoint row, stored hashes, transfers, events."""
+    with transaction(get_engine(url)) as session:
+        state = session.get(ChainState, "local")
+        assert state is not None
+        written = (
+            (state.last_block, state.last_block_hash, state.last_scan_at),
+            session.execute(
+                select(ScannedBlock.number, ScannedBlock.hash).order_by(ScannedBlock.number)
+            ).all(),
+            session.execute(select(WebhookEvent.id).order_by(WebhookEvent.seq)).all(),
+        )
+    return (*written, transfers(url))
+
+
+def test_null_for_the_checkpoint_block_is_node_unavailable_not_a_reorg(
+    cli: Cli, chain: Chain, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """A node whose head is past the checkpoint but answers null for the checkpoint block
+    is behind (a load-balanced backend), not reorganised: exit 5, nothing written — no
+    credit orphaned, no payment.reorged. Only another hash at that height is a reorg."""
+    p = create(cli, "1")
+    chain.send_eth(p["address"], ETH)
+    checkpoint = scan(cli)["checkpoint"]  # the credit's block
+    chain.mine(3)
+    before = snapshot_of(database_url)
+    proxy = RpcProxy(anvil.url, hook=null_blocks({checkpoint}))
+    try:
+        set_config(config_file, rpc_urls=f'["{proxy.url}"]')
+        run = cli("scan", "--chain", "local", "--json")
+    finally:
+        proxy.stop()
+    assert run.exit_code == 5, run
+    assert run.stdout == "" and f"has no block {checkpoint}" in run.stderr
+    assert snapshot_of(database_url) == before
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    result = scan(cli)
+    assert (result["reorg_depth"], result["transfers_orphaned"], result["checkpoint"]) == (0, 0, chain.head)
+    assert status(cli, p["id"]) == "detected"
+    assert event_types(database_url, p["id"]) == ["payment.created", "payment.detected"]
+
+
+def test_null_while_walking_back_a_reorg_is_node_unavailable(
+    cli: Cli, chain: Chain, anvil: Anvil, config_file: Path, database_url: str
+) -> None:
+    """During a real reorg, a block the walk back needs answered null is not a fork point
+    further down: exit 5, nothing written; the next pass walks back to the right ancestor."""
+    p = create(cli, "1")
+    chain.mine(2)
+    receipt = chain.send_eth(p["address"], ETH)
+    chain.mine(3)
+    scan(cli)
+    chain.reorg(2)  # the credit's block stays; the two blocks above it are replaced
+    before = snapshot_of(database_url)
+    proxy = RpcProxy(anvil.url, hook=null_blocks({receipt["blockNumber"] + 1}))
+    try:
+        set_config(config_file, rpc_urls=f'["{proxy.url}"]')
+        run = cli("scan", "--chain", "local", "--json")
+    finally:
+        proxy.stop()
+    assert run.exit_code == 5, run
+    assert snapshot_of(database_url) == before
+    set_config(config_file, rpc_urls=f'["{anvil.url}"]')
+    result = scan(cli)
+    assert (result["reorg_depth"], result["transfers_orphaned"]) == (2, 0)
+    assert event_types(database_url, p["id"]) == ["payment.created", "payment.detected"]
