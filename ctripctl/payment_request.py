@@ -34,6 +34,7 @@ MAX_LINE = 64 * 1024  # bytes of one line of the file, its line ending included
 @dataclass(frozen=True)
 class PaymentRequest:
     chain: str
+    chain_id: int  # the configured chain's id, stored with the payment (its payment URI names it)
     asset: Asset
     amount_base: int
     expires_in: timedelta
@@ -73,6 +74,7 @@ def build_request(
         check_url(webhook_url)
     return PaymentRequest(
         chain=chain,
+        chain_id=chain_cfg.chain_id,
         asset=asset,
         amount_base=amount_base,
         expires_in=expiry,

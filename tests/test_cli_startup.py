@@ -29,6 +29,7 @@ HEAVY = (
     "bip_utils",
     "Crypto",  # pycryptodome: its cffi set-up alone costs ~40 ms
     "prometheus_client",
+    "segno",  # QR codes: only when one is drawn or written
 )
 
 PROBE = """
@@ -76,8 +77,9 @@ def sqlite_config(tmp_path: Path) -> Iterator[Path]:
         yield write_config(tmp_path / "ctrip.toml", database_url=url, rpc_urls=nowhere, first_index=0)
 
 
-def test_payment_create_imports_only_the_database(tmp_path: Path, sqlite_config: Path) -> None:
-    """SQLAlchemy is the price of a database write; web3, bip-utils, httpx, alembic are not paid."""
+def test_payment_create_imports_nothing_heavy(tmp_path: Path, sqlite_config: Path) -> None:
+    """On a SQLite file `payment create` writes with the standard library's sqlite3
+    (db/sqlite_payments.py): not even SQLAlchemy is imported, nor segno for --json."""
     args = (
         "payment",
         "create",
@@ -90,7 +92,18 @@ def test_payment_create_imports_only_the_database(tmp_path: Path, sqlite_config:
         str(sqlite_config),
     )
     result = probe(tmp_path, *args)
-    assert result == {"exit": 0, "loaded": ["sqlalchemy"]}
+    assert result == {"exit": 0, "loaded": []}
+
+
+def test_payment_show_imports_nothing_heavy(tmp_path: Path, sqlite_config: Path) -> None:
+    create = probe(tmp_path, "payment", "create", "--amount", "1", "--json", "--config", str(sqlite_config))
+    assert create["exit"] == 0
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "ctrip.db") as conn:
+        [(payment_id,)] = conn.execute("SELECT id FROM payments").fetchall()
+    result = probe(tmp_path, "payment", "show", payment_id, "--json", "--config", str(sqlite_config))
+    assert result == {"exit": 0, "loaded": []}
 
 
 def test_python_m_ctripctl_help() -> None:

@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("payment_id", sa.String(length=32), nullable=False),
         sa.Column("address", sa.String(length=42), nullable=False),
         sa.Column("token", sa.String(length=32), nullable=True),
-        sa.Column("token_address", sa.String(length=42), nullable=False),
+        sa.Column("token_address", sa.String(length=42), nullable=True),
         sa.Column("amount_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=False),
         sa.Column("moved_base", ctripctl.db.types.BaseUnits(precision=78, scale=0), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),

@@ -23,7 +23,14 @@ ConfigOption = Annotated[
         show_default=False,
     ),
 ]
-ChainOption = Annotated[str, typer.Option("--chain", help="Chain name from ctrip.toml.")]
+ChainOption = Annotated[
+    str | None,
+    typer.Option(
+        "--chain",
+        help="Chain name from ctrip.toml [default: the only chain, when exactly one is configured].",
+        show_default=False,
+    ),
+]
 
 
 def _writable_metrics_path(path: Path | None) -> Path | None:
@@ -56,6 +63,20 @@ def load(config_path: Path | None) -> Config:
     from ctripctl.config import load_config
 
     return load_config(config_path)
+
+
+def chain_name(config: Config, chain: str | None) -> str:
+    """The chain `--chain` names (checked), or the only one configured when it is omitted."""
+    from ctripctl.errors import InputError
+
+    if chain is not None:
+        return config.chain(chain).name
+    if len(config.chains) == 1:
+        return next(iter(config.chains))
+    if not config.chains:
+        raise InputError("no chains configured: add a [chains.NAME] table to the config")
+    names = ", ".join(config.chains)
+    raise InputError(f"--chain is required: {len(config.chains)} chains are configured ({names})")
 
 
 def engine(config: Config) -> Engine:

@@ -8,8 +8,10 @@ from typing import Any
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
+from rich.text import Text
 
 from ctripctl.cli.output import console
+from ctripctl.cli.tables import Column, fitted_table
 
 STATUS_STYLE = {
     "pending": "yellow",
@@ -34,57 +36,79 @@ def flags(p: Mapping[str, Any]) -> str:
     return ", ".join(name for name in ("overpaid", "underpaid", "paid_late") if p.get(name))
 
 
+def _status_cell(p: Mapping[str, Any]) -> str:
+    return status_text(p["status"]) + (f" ({flags(p)})" if flags(p) else "")
+
+
+PAYMENT_COLUMNS = (
+    Column("id", lambda p: p["id"], ident=True, keep=True),
+    Column("chain", lambda p: escape(p["chain"]), priority=5),
+    Column("amount", lambda p: f"{p['amount']} {escape(_asset(p))}", priority=2, justify="right"),
+    Column("received", lambda p: p["received"], priority=6, justify="right"),
+    Column("status", _status_cell, priority=1),
+    Column("address", lambda p: p["address"], ident=True, priority=3),
+    Column("reference", lambda p: escape(p["reference"] or ""), priority=4, wrap=24),
+    Column("expires_at", lambda p: p["expires_at"], priority=7),
+)
+
+
 def payments_table(payments: Iterable[Mapping[str, Any]], title: str = "Payments") -> None:
-    table = Table(title=title, title_justify="left")
-    for column in (
-        "id",
-        "chain",
-        "amount",
-        "received",
-        "status",
-        "address",
-        "reference",
-        "expires_at",
-    ):
-        table.add_column(column, overflow="fold")
-    count = 0
-    for p in payments:
-        count += 1
-        status = status_text(p["status"]) + (f" ({flags(p)})" if flags(p) else "")
-        table.add_row(
-            p["id"],
-            p["chain"],
-            f"{p['amount']} {_asset(p)}",
-            p["received"],
-            status,
-            p["address"],
-            escape(p["reference"] or ""),
-            p["expires_at"],
-        )
-    if count == 0:
+    rows = list(payments)
+    if not rows:
         console().print("No payments match.")
-    else:
-        console().print(table)
+        return
+    console().print(fitted_table(PAYMENT_COLUMNS, rows, width=console().width, title=title))
+
+
+def depth_text(depth: int, required: int | None) -> str:
+    """`1 of 2`: how deep a credit is against the depth that confirms it."""
+    return f"{depth} of {required}" if required is not None else f"{depth} (confirmed once finalized)"
+
+
+def webhook_text(p: Mapping[str, Any], default_url: str | None) -> str:
+    """Where this payment's events go, in words (URLs shown masked)."""
+    from ctripctl.urls import mask_url
+
+    if p["webhook_url"]:
+        return escape(mask_url(p["webhook_url"]))
+    if default_url:
+        return escape(f"{mask_url(default_url)} ([webhooks] default_url)")
+    return "none: events are recorded, not sent"
 
 
 def payment_panel(
     p: Mapping[str, Any],
     *,
     confirmations: Mapping[str, int] | None = None,
+    required: int | None = None,
+    default_webhook: str | None = None,
     events: Iterable[Mapping[str, Any]] = (),
     title: str | None = None,
+    qr: bool = False,
 ) -> None:
+    """The payment as a panel, its payment URI (and QR code), its transfers and events.
+
+    `confirmations` maps "tx_hash:log_index" to each live credit's depth against the last
+    head a pass saw; `required` is the chain's `confirmations` (None: finality by tag).
+    """
     grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
+    grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     rows = [
-        ("status", status_text(p["status"]) + (f"  ({flags(p)})" if flags(p) else "")),
-        ("chain", p["chain"]),
-        ("amount", f"{p['amount']} {_asset(p)}  ({p['amount_base']} base units)"),
+        ("status", _status_cell(p)),
+        ("chain", escape(p["chain"]) + (f" (chain id {p['chain_id']})" if p.get("chain_id") else "")),
+        ("amount", f"{p['amount']} {escape(_asset(p))}  ({p['amount_base']} base units)"),
         ("pay to", p["address"]),
         ("received", f"{p['received']} (confirmed {p['confirmed']})"),
+    ]
+    waiting = _waiting_depths(p, confirmations)
+    if waiting:
+        shallowest = min(waiting)
+        more = f", {len(waiting)} credits waiting" if len(waiting) > 1 else ""
+        rows.append(("depth", depth_text(shallowest, required) + more))
+    rows += [
         ("reference", escape(p["reference"] or "-")),  # user text: never rich markup
-        ("webhook", escape(p["webhook_url"] or "([webhooks] default_url)")),
+        ("webhook", webhook_text(p, default_webhook)),
         ("expires", p["expires_at"]),
         ("created", p["created_at"]),
     ]
@@ -93,20 +117,78 @@ def payment_panel(
     for key, value in rows:
         grid.add_row(key, value)
     console().print(Panel(grid, title=title or p["id"], title_align="left", expand=False))
+    if p.get("payment_uri"):
+        # Its own line, never folded by rich: a terminal that wraps it keeps it one line to copy.
+        console().print(Text(p["payment_uri"]), soft_wrap=True)
+        if qr:
+            qr_code(p["payment_uri"])
     if p["transfers"]:
-        table = Table(title="Transfers", title_justify="left")
-        for column in ("tx", "block", "amount", "from", "state", "confirmations"):
-            table.add_column(column, overflow="fold")
-        for t in p["transfers"]:
-            key = f"{t['tx_hash']}:{t['log_index']}"
-            conf = "" if confirmations is None else str(confirmations.get(key, ""))
-            table.add_row(t["tx_hash"], str(t["block_number"]), t["amount"], t["from"], t["state"], conf)
-        console().print(table)
+        _transfers_table(p, confirmations, required)
     events = list(events)
     if events:
-        table = Table(title="Events", title_justify="left")
-        for column in ("id", "type", "status", "attempts", "created_at"):
-            table.add_column(column)
-        for e in events:
-            table.add_row(e["id"], e["type"], e["status"], str(e["attempts"]), e["created_at"])
-        console().print(table)
+        columns = (
+            Column("id", lambda e: e["id"], ident=True, keep=True),
+            Column("type", lambda e: e["type"], priority=1),
+            Column("status", lambda e: e["status"], priority=2),
+            Column("attempts", lambda e: str(e["attempts"]), priority=4, justify="right"),
+            Column("created_at", lambda e: e["created_at"], priority=3),
+        )
+        console().print(fitted_table(columns, events, width=console().width, title="Events"))
+
+
+def _key(t: Mapping[str, Any]) -> str:
+    return f"{t['tx_hash']}:{t['log_index']}"
+
+
+def _waiting_depths(p: Mapping[str, Any], confirmations: Mapping[str, int] | None) -> list[int]:
+    """Depths of the credits seen but not confirmed yet."""
+    if confirmations is None:
+        return []
+    seen = [t for t in p["transfers"] if t["state"] == "seen"]
+    return [confirmations[_key(t)] for t in seen if _key(t) in confirmations]
+
+
+def _transfers_table(
+    p: Mapping[str, Any], confirmations: Mapping[str, int] | None, required: int | None
+) -> None:
+    def depth(t: Mapping[str, Any]) -> str:
+        if confirmations is None or _key(t) not in confirmations:
+            return "-"
+        d = confirmations[_key(t)]
+        return depth_text(d, required) if t["state"] == "seen" else str(d)
+
+    columns = (
+        Column("tx", lambda t: t["tx_hash"], ident=True, keep=True),
+        Column("block", lambda t: str(t["block_number"]), priority=4, justify="right"),
+        Column("amount", lambda t: t["amount"], priority=1, justify="right"),
+        Column("from", lambda t: t["from"], ident=True, priority=5),
+        Column("state", lambda t: t["state"], priority=2),
+        Column("depth", depth, priority=3),
+    )
+    console().print(
+        fitted_table(columns, p["transfers"], width=console().width, title="Transfers", min_columns=3)
+    )
+
+
+_COLOUR = {0: "bright_white", 1: "black"}  # light and dark modules
+
+
+def qr_code(uri: str) -> None:
+    """`uri` as a QR code of half-block characters: dark on light whatever the terminal's
+    colours on a terminal (rich sends the colours only there); elsewhere plain characters
+    drawing the dark modules, for a light page."""
+    import segno
+
+    matrix = [list(row) for row in segno.make(uri, micro=False).matrix_iter(border=4)]
+    if len(matrix) % 2:
+        matrix.append([0] * len(matrix[0]))
+    out = console()
+    text = Text()
+    for top, bottom in zip(matrix[::2], matrix[1::2], strict=True):
+        for up, down in zip(top, bottom, strict=True):
+            if out.is_terminal:  # the upper half in the top module's colour, the lower in the bottom's
+                text.append("▀", style=f"{_COLOUR[up]} on {_COLOUR[down]}")
+            else:
+                text.append({(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}[(up, down)])
+        text.append("\n")
+    out.print(text, end="", soft_wrap=True)

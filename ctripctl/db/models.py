@@ -18,9 +18,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from ctripctl.db.rows import NATIVE_LOG_INDEX as NATIVE_LOG_INDEX  # re-exported for the stores
 from ctripctl.db.types import BaseUnits, JSONType, UTCDateTime, utcnow
-
-NATIVE_LOG_INDEX = -1  # transfers.log_index of a native (non-log) credit
 
 naming_convention = {
     "ix": "ix_%(column_0_label)s",
@@ -43,6 +42,7 @@ class Payment(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     chain: Mapped[str] = mapped_column(String(64))
+    chain_id: Mapped[int | None] = mapped_column(BigInteger)  # NULL: created before revision 0005
     token: Mapped[str | None] = mapped_column(String(32))  # symbol; NULL = native coin
     token_address: Mapped[str | None] = mapped_column(String(42))
     decimals: Mapped[int] = mapped_column(Integer)
@@ -254,7 +254,7 @@ class SweepItem(Base):
     payment_id: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(42))
     token: Mapped[str | None] = mapped_column(String(32))
-    token_address: Mapped[str] = mapped_column(String(42))
+    token_address: Mapped[str | None] = mapped_column(String(42))  # NULL: a clearing item
     amount_base: Mapped[int] = mapped_column(BaseUnits)  # what the plan meant to move
     moved_base: Mapped[int | None] = mapped_column(BaseUnits)  # what the receipt's logs show
     status: Mapped[str] = mapped_column(String(16))  # domain.sweeping.ItemStatus

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ctripctl.db.models import AddressCounter, Payment, WebhookEvent
 from ctripctl.db.outbox import enqueue
 from ctripctl.db.recompute import refresh
+from ctripctl.db.rows import check_terms
 from ctripctl.domain.ids import new_id
 from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status
 from ctripctl.errors import DatabaseUnavailable, InputError, NotFound, RuleError
@@ -45,14 +46,6 @@ def allocate_indexes(session: Session, count: int) -> int:
     return new_next - count
 
 
-def _same_terms(payment: Payment, request: PaymentRequest) -> bool:
-    return (
-        payment.chain == request.chain
-        and payment.token == (None if request.asset.is_native else request.asset.symbol)
-        and payment.amount_base == request.amount_base
-    )
-
-
 def _by_references(session: Session, references: list[str]) -> dict[str, Payment]:
     """Payments holding any of `references`: one query per 500, not one per row (bulk import)."""
     found: dict[str, Payment] = {}
@@ -65,14 +58,8 @@ def _by_references(session: Session, references: list[str]) -> dict[str, Payment
 
 
 def _check_terms(payment: Payment | None, request: PaymentRequest) -> Payment | None:
-    """A reference is an idempotency key: the same request returns the same payment. A
-    different chain, token or amount under a used reference is a conflict, not a retry."""
-    if payment is not None and not _same_terms(payment, request):
-        raise RuleError(
-            f"reference {request.reference!r} already belongs to {payment.id} "
-            f"with different terms ({payment.chain} {payment.amount_base} base units "
-            f"of {payment.token or 'the native coin'})"
-        )
+    if payment is not None:
+        check_terms(payment, request)  # a different chain, token or amount: RuleError
     return payment
 
 
@@ -103,6 +90,7 @@ def create_payments(
             payment = Payment(
                 id=new_id("pay"),
                 chain=request.chain,
+                chain_id=request.chain_id,
                 token=None if request.asset.is_native else request.asset.symbol,
                 token_address=request.asset.address,
                 decimals=request.asset.decimals,

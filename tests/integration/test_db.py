@@ -133,15 +133,18 @@ def test_file_that_is_not_a_database(tmp_path: Path) -> None:
 
 
 def test_schema_older_than_the_code(tmp_path: Path, database_url: str) -> None:
-    """A column the code expects is missing (an old schema): told to run `db upgrade`."""
+    """A column the code expects is missing (an old schema): told to run `db upgrade`.
+
+    `payment create` writes through the ORM on PostgreSQL and with sqlite3 on a SQLite
+    file (db/sqlite_payments.py); both write payments.webhook_url."""
     from sqlalchemy import text
 
     engine = get_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(text("ALTER TABLE webhook_events DROP COLUMN lease_until"))
+        conn.execute(text("ALTER TABLE payments DROP COLUMN webhook_url"))
     cli = cli_for(tmp_path, database_url)
     message = one_line_error(cli("payment", "create", "--chain", "local", "--amount", "1"), 5)
-    assert "lease_until" in message and "run `ctripctl db upgrade`" in message
+    assert "webhook_url" in message and "run `ctripctl db upgrade`" in message
 
 
 @pytest.mark.parametrize(

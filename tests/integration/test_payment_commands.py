@@ -37,6 +37,8 @@ PAYMENT_FIELDS = {
 } | {"token_address", "received", "confirmed", "underpaid", "updated_at"}
 # Money out (issue 11): what the sweeps moved to the treasury, and when it settled.
 PAYMENT_FIELDS |= {"swept", "swept_base", "settled_at"}
+# A payment request a wallet can scan (issue 15): the EIP-681 URI and the chain id it names.
+PAYMENT_FIELDS |= {"payment_uri", "chain_id"}
 
 
 def events_of(url: str, payment_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -72,8 +74,11 @@ def test_payment_object_shape(cli: Cli, database_url: str, token: Any) -> None:
     )
     assert set(p) == PAYMENT_FIELDS
     assert p["id"].startswith("pay_") and len(p["id"]) == 24
-    assert p["chain"] == "local"
+    assert (p["chain"], p["chain_id"]) == ("local", 31337)
     assert p["token"] == "USDT" and p["token_address"] == token.address
+    assert p["payment_uri"] == (
+        f"ethereum:{token.address}@31337/transfer?address={p['address']}&uint256=12500000"
+    )
     assert p["address"].startswith("0x") and p["address"] != p["address"].lower()  # checksummed
     assert (p["amount"], p["amount_base"]) == ("12.5", "12500000")
     assert (p["received_base"], p["confirmed_base"], p["received"], p["confirmed"]) == ("0", "0", "0", "0")
