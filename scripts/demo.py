@@ -74,7 +74,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def step(title: str) -> None:
-    print(f"\n\033[1m== {title}\033[0m", flush=True)
+    # Bold only on a terminal: `make demo > demo.log` gets no escape codes.
+    bold, plain = ("\033[1m", "\033[0m") if sys.stdout.isatty() and "NO_COLOR" not in os.environ else ("", "")
+    print(f"\n{bold}== {title}{plain}", flush=True)
 
 
 def ctripctl(*args: str) -> Any:

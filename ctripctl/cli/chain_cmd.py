@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ctripctl.cli.options import ConfigOption, JsonOption, engine, load
+from ctripctl.cli.options import ConfigOption, JsonOption, chain_name, engine, load
 from ctripctl.cli.output import cli_errors, console, emit_json
 
 app = typer.Typer(help="Configured chains and the health of their nodes.", no_args_is_help=True)
@@ -36,7 +36,14 @@ def list_(config_path: ConfigOption = None, as_json: JsonOption = False) -> None
 
 @app.command()
 def status(
-    chain: Annotated[str, typer.Argument(metavar="CHAIN", help="Chain name from ctrip.toml.")],
+    chain: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[CHAIN]",
+            help="Chain name from ctrip.toml [default: the only chain, when exactly one is configured].",
+            show_default=False,
+        ),
+    ] = None,
     config_path: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -55,7 +62,7 @@ def status(
         from ctripctl.ops.chains import chain_status
 
         config = load(config_path)
-        config.chain(chain)  # unknown chain: InputError before any I/O
+        chain = chain_name(config, chain)  # unknown chain: InputError before any I/O
         report = chain_status(config, engine(config), chain, datetime.now(UTC))
         if as_json:
             emit_json(report)
@@ -63,33 +70,35 @@ def status(
             _render_status(report)
         if report["head"] is None:
             errors = "; ".join(f"{n['url']}: {n['error']}" for n in report["nodes"])
-            raise NodeUnavailable(f"no RPC URL of chain {chain!r} answered correctly: {errors}")
+            raise NodeUnavailable(f"no RPC URL of chain {chain!r} answered: {errors}")
 
 
 def _render_list(chains: Sequence[Mapping[str, Any]]) -> None:
     from rich.markup import escape
-    from rich.table import Table
+
+    from ctripctl.cli.tables import Column, fitted_table
 
     if not chains:
         console().print("No chains configured (add a [chains.NAME] table to ctrip.toml).")
         return
-    table = Table(title="Chains", title_justify="left")
-    for column in ("chain", "chain id", "assets", "confirmations", "rpc urls", "start block"):
-        table.add_column(column, overflow="fold")
-    for c in chains:
-        assets = [c["native_symbol"]] + [
-            f"{t['symbol']} ({t['address']}, {t['decimals']} dp)" for t in c["tokens"]
-        ]
-        confirm = f"{c['confirmations']}" if c["finality"] == "confirmations" else "finalized tag"
-        table.add_row(
-            escape(c["chain"]),
-            str(c["chain_id"]),
-            escape("\n".join(assets)),
-            confirm,
-            escape("\n".join(c["rpc_urls"])),
-            str(c["start_block"]),
-        )
-    console().print(table)
+
+    def assets(c: Mapping[str, Any]) -> str:
+        tokens = [f"{t['symbol']} {t['address']} ({t['decimals']} dp)" for t in c["tokens"]]
+        return escape("\n".join([c["native_symbol"], *tokens]))
+
+    columns = (
+        Column("chain", lambda c: escape(c["chain"]), keep=True),
+        Column("chain id", lambda c: str(c["chain_id"]), priority=2, justify="right"),
+        Column("assets", assets, ident=True, priority=1),  # token addresses: whole or not at all
+        Column(
+            "confirmations",
+            lambda c: str(c["confirmations"]) if c["finality"] == "confirmations" else "finalized tag",
+            priority=3,
+        ),
+        Column("rpc urls", lambda c: escape("\n".join(c["rpc_urls"])), priority=4, wrap=40),
+        Column("start block", lambda c: str(c["start_block"]), priority=5, justify="right"),
+    )
+    console().print(fitted_table(columns, chains, width=console().width, title="Chains"))
 
 
 def _render_status(report: Mapping[str, Any]) -> None:
@@ -107,7 +116,7 @@ def _render_status(report: Mapping[str, Any]) -> None:
             escape(n["url"]),
             "-" if n["chain_id"] is None else str(n["chain_id"]),
             "-" if n["head"] is None else str(n["head"]),
-            f"{n['latency_ms']} ms",
+            "-" if n["latency_ms"] is None else f"{n['latency_ms']} ms",
             state,
         )
     console().print(table)

@@ -9,16 +9,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, load
+from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, chain_name, load
 from ctripctl.cli.output import cli_errors, console, emit_json, err_console, is_terminal
 from ctripctl.cli.reporting import report_pass
 
 if TYPE_CHECKING:
+    from ctripctl.config import Config
     from ctripctl.passes.scan import ProgressFn
 
 
 def scan(
-    chain: ChainOption,
+    chain: ChainOption = None,
     batches: Annotated[
         int,
         typer.Option(
@@ -65,15 +66,30 @@ def scan(
             from ctripctl.passes.scan import scan as run_scan
 
             config = load(config_path)
+            chain = chain_name(config, chain)
             with _progress(enabled=not as_json and is_terminal()) as progress:
                 outcome = run_scan(config, chain, batches=batches, from_block=from_block, progress=progress)
             result = outcome.to_json()
     finally:
         report_pass("scan", chain, result, metrics_file, time.monotonic() - started)
+    assert result is not None and chain is not None
+    if result["head"] < result["checkpoint"]:
+        _warn_shorter_chain(config, chain, result)
     if as_json:
         emit_json(result)
     else:
         _render(result)
+
+
+def _warn_shorter_chain(config: Config, chain: str, r: dict[str, Any]) -> None:
+    """One WARNING line on stderr (logs and people alike) naming the recovery command."""
+    import logging
+
+    from ctripctl.ops.health import shorter_chain_advice
+
+    start = config.chain(chain).start_block
+    advice = shorter_chain_advice(chain, start, r["head"], r["checkpoint"])
+    logging.getLogger("ctripctl.scan").warning("%s", advice)
 
 
 @contextlib.contextmanager
@@ -113,6 +129,8 @@ def _render(r: dict[str, Any] | None) -> None:
         if r["blocks_scanned"]
         else "nothing new"
     )
+    if r["head"] < r["checkpoint"]:
+        scanned = f"[red]none: the node's chain ends at {r['head']}, below the checkpoint (see above)[/]"
     rows = [
         ("blocks", scanned),
         ("head", f"{r['head']} (checkpoint {r['checkpoint']}, lag {r['lag']})"),

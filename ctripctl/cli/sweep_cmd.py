@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 import typer
 
-from ctripctl.cli.options import ChainOption, ConfigOption, JsonOption, MetricsFileOption, engine, load
+from ctripctl.cli.options import (
+    ChainOption,
+    ConfigOption,
+    JsonOption,
+    MetricsFileOption,
+    chain_name,
+    engine,
+    load,
+)
 from ctripctl.cli.output import cli_errors, console, emit_json
 from ctripctl.cli.reporting import report_pass
 
@@ -18,7 +26,7 @@ SWEEP_STATUSES = ("signed", "sent", "mined", "confirmed", "reverted", "dropped")
 
 @app.command("run")
 def run(
-    chain: ChainOption,
+    chain: ChainOption = None,
     max_sweeps: Annotated[
         int, typer.Option("--max", min=1, max=100_000, help="Sign and send at most N transactions.")
     ] = 1_000,
@@ -58,7 +66,7 @@ def run(
             from ctripctl.passes.sweep import sweep
 
             config = load(config_path)
-            config.chain(chain)
+            chain = chain_name(config, chain)
             mnemonic = None if dry_run else read_mnemonic(config)
             result = sweep(config, chain, mnemonic=mnemonic, max_sweeps=max_sweeps, dry_run=dry_run).to_json()
     finally:
@@ -70,7 +78,7 @@ def run(
 
 
 @app.command("tank")
-def tank(chain: ChainOption, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
+def tank(chain: ChainOption = None, config_path: ConfigOption = None, as_json: JsonOption = False) -> None:
     """Show the gas tank (m/44'/60'/0'/1/0) that pays token sweeps, and what it must hold.
 
     needed_base is what the token sweeps now waiting need (top-ups plus their own gas) at
@@ -84,7 +92,7 @@ def tank(chain: ChainOption, config_path: ConfigOption = None, as_json: JsonOpti
         from ctripctl.passes.sweep import tank_report
 
         config = load(config_path)
-        report = tank_report(config, chain)
+        report = tank_report(config, chain_name(config, chain))
     if as_json:
         emit_json(report)
         return
@@ -147,9 +155,9 @@ def show(
         return
     from rich.table import Table
 
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
+    grid = Table.grid(padding=(0, 1))  # one space: a 66-character hash fits 80 columns
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")  # raw_tx (signed bytes) folds; hashes and addresses fit
     for key, value in sweep.items():
         grid.add_row(key, "" if value is None else str(value))
     console().print(grid)
@@ -182,11 +190,18 @@ def _render_run(r: dict[str, Any] | None) -> None:
 
 
 def _render_list(sweeps: list[dict[str, Any]]) -> None:
-    from rich.table import Table
+    from ctripctl.cli.tables import Column, fitted_table
 
-    table = Table(show_edge=False)
-    for column in ("id", "chain", "kind", "status", "from", "amount_base", "tx_hash"):
-        table.add_column(column, no_wrap=True)
-    for s in sweeps:
-        table.add_row(s["id"], s["chain"], s["kind"], s["status"], s["from"], s["amount_base"], s["tx_hash"])
-    console().print(table if sweeps else "No sweeps.")
+    if not sweeps:
+        console().print("No sweeps.")
+        return
+    columns = (
+        Column("id", lambda s: s["id"], ident=True, keep=True),
+        Column("chain", lambda s: s["chain"], priority=5),
+        Column("kind", lambda s: s["kind"], priority=3),
+        Column("status", lambda s: s["status"], priority=0),
+        Column("from", lambda s: s["from"], ident=True, priority=4),
+        Column("amount_base", lambda s: s["amount_base"], priority=2, justify="right"),
+        Column("tx_hash", lambda s: s["tx_hash"], ident=True, priority=1),
+    )
+    console().print(fitted_table(columns, sweeps, width=console().width, title="Sweeps"))

@@ -182,27 +182,28 @@ def _status(status: str) -> str:
 
 def _events_table(events: list[dict[str, Any]]) -> None:
     from rich.markup import escape
-    from rich.table import Table
+
+    from ctripctl.cli.tables import Column, fitted_table
 
     if not events:
         console().print("No webhook events match.")
         return
-    table = Table(title="Webhook events", title_justify="left")
-    for column in ("id", "payment", "type", "status", "attempts", "last", "next attempt", "created"):
-        table.add_column(column, overflow="fold")
-    for e in events:
-        last = str(e["last_status_code"] or "") or escape(e["last_error"] or "")
-        table.add_row(
-            e["id"],
-            e["payment_id"],
-            e["type"],
-            _status(e["status"]),
-            str(e["attempts"]),
-            last,
-            e["next_attempt_at"] or "",
-            e["created_at"],
-        )
-    console().print(table)
+    columns = (
+        Column("id", lambda e: e["id"], ident=True, keep=True),
+        Column("payment", lambda e: e["payment_id"], ident=True, priority=3),
+        Column("type", lambda e: e["type"], priority=1),
+        Column("status", lambda e: _status(e["status"]), priority=0),
+        Column("attempts", lambda e: str(e["attempts"]), priority=4, justify="right"),
+        Column(
+            "last",
+            lambda e: str(e["last_status_code"] or "") or escape(e["last_error"] or ""),
+            priority=6,
+            wrap=30,
+        ),
+        Column("next attempt", lambda e: e["next_attempt_at"] or "", priority=5),
+        Column("created", lambda e: e["created_at"], priority=2),
+    )
+    console().print(fitted_table(columns, events, width=console().width, title="Webhook events"))
 
 
 def _event_panel(e: dict[str, Any]) -> None:

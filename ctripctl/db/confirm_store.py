@@ -77,6 +77,19 @@ def read_candidates(engine: Engine, chain: str, upto: int, limit: int) -> list[C
         return [Candidate(i, n, h) for i, n, h in session.execute(stmt).all()]
 
 
+def read_waiting(engine: Engine, chain: str, above: int) -> tuple[int, int | None]:
+    """Seen transfers of `chain` in blocks > `above` (not deep enough yet): how many, and
+    the lowest of their blocks (the first to become deep enough). For the pass's report."""
+    stmt = select(func.count(), func.min(Transfer.block_number)).where(
+        Transfer.chain == chain,
+        Transfer.state == TransferState.SEEN.value,
+        Transfer.block_number > above,
+    )
+    with transaction(engine) as session:
+        count, lowest = session.execute(stmt).one()
+    return int(count), None if lowest is None else int(lowest)
+
+
 def record_confirm(
     engine: Engine,
     *,

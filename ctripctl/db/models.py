@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -73,6 +74,17 @@ class Payment(Base):
     __table_args__ = (
         Index("ix_payments_chain_status", "chain", "status"),
         Index("ix_payments_created_at", "created_at"),
+        # One per branch of the scan's watched-set query (migration 0006).
+        Index("ix_payments_chain_status_expires", "chain", "status", "expires_at"),
+        Index("ix_payments_chain_status_updated", "chain", "status", "updated_at"),
+        Index(
+            "ix_payments_chain_status_cancelled",
+            "chain",
+            "status",
+            "cancelled_at",
+            postgresql_where=text("cancelled_at IS NOT NULL"),
+            sqlite_where=text("cancelled_at IS NOT NULL"),
+        ),
     )
 
 
@@ -114,6 +126,16 @@ class Transfer(Base):
         UniqueConstraint("chain", "tx_hash", "tx_log_position", name="uq_transfers_chain_tx_position"),
         Index("ix_transfers_payment_id", "payment_id"),
         Index("ix_transfers_chain_state_block", "chain", "state", "block_number"),
+        # The sweep pass's candidates: confirmed credits not swept yet (migration 0006).
+        Index(
+            "ix_transfers_unswept",
+            "chain",
+            "state",
+            "swept_at",
+            "payment_id",
+            postgresql_where=text("state = 'confirmed' AND swept_at IS NULL"),
+            sqlite_where=text("state = 'confirmed' AND swept_at IS NULL"),
+        ),
     )
 
 
@@ -241,6 +263,7 @@ class Sweep(Base):
     __table_args__ = (
         Index("ix_sweeps_chain_status", "chain", "status"),
         Index("ix_sweeps_from", "chain", "from_address", "nonce"),
+        Index("ix_sweeps_chain_status_from", "chain", "status", "from_address"),
     )
 
 
@@ -264,6 +287,7 @@ class SweepItem(Base):
     __table_args__ = (
         Index("ix_sweep_items_sweep", "sweep_id"),
         Index("ix_sweep_items_address", "address"),
+        Index("ix_sweep_items_status_address", "status", "address"),
     )
 
 

@@ -173,6 +173,10 @@ def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
         .join(Transfer, Transfer.payment_id == Payment.id)
         .where(
             Payment.chain == chain,
+            # Same chain as its payment; named so the plan starts from ix_transfers_unswept
+            # (chain, state, swept_at): the deposits waiting, not every credit ever swept.
+            # At 1M payments: 2.2 s -> 7 ms on SQLite (benchmarks/bench_history.py).
+            Transfer.chain == chain,
             Transfer.state == TransferState.CONFIRMED.value,
             Transfer.swept_at.is_(None),
             or_(Payment.status == Status.CONFIRMED.value, Payment.paid_late, Payment.overpaid),

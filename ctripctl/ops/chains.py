@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ctripctl.config import ChainConfig, Config
 from ctripctl.ops import health
-from ctripctl.ops.status import PROBE_ATTEMPTS, PROBE_TIMEOUT_S
+from ctripctl.ops.status import PROBE_ATTEMPTS, PROBE_TIMEOUT_S, node_error_text
 from ctripctl.urls import mask_url
 
 if TYPE_CHECKING:
@@ -43,28 +43,34 @@ def chain_list(config: Config) -> list[dict[str, Any]]:
 
 
 def probe_url(url: str, expected_chain_id: int, timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
-    """One URL's chain id and head in one batched request; errors reported, never raised."""
+    """One URL's chain id and head in one batched request; errors reported, never raised.
+
+    `latency_ms` is how long the node took to answer, and None when it did not answer at
+    all (refused, timed out, not JSON-RPC): there is no latency to show for those.
+    """
     from ctripctl.chain.rpc import RpcClient, RpcError
     from ctripctl.errors import CtripError
 
     started = time.perf_counter()
+    masked = mask_url(url)
     result: dict[str, Any] = {
-        "url": mask_url(url),
+        "url": masked,
         "chain_id": None,
         "head": None,
         "ok": False,
         "error": None,
+        "latency_ms": None,
     }
     with RpcClient([url], timeout=timeout, attempts=PROBE_ATTEMPTS, backoff_max=0.5) as client:
         try:
             chain_id, head = client.batch([("eth_chainId", ()), ("eth_blockNumber", ())])
+            result["latency_ms"] = round((time.perf_counter() - started) * 1000)
             for answer in (chain_id, head):
                 if isinstance(answer, RpcError):
                     raise answer
             result["chain_id"], result["head"] = int(chain_id, 16), int(head, 16)
         except (CtripError, RpcError, ValueError, TypeError) as exc:
-            result["error"] = str(exc)
-    result["latency_ms"] = round((time.perf_counter() - started) * 1000)
+            result["error"] = node_error_text(str(exc), masked)
     if result["chain_id"] is not None and result["chain_id"] != expected_chain_id:
         result["error"] = f"node is on chain id {result['chain_id']}, config says {expected_chain_id}"
     result["ok"] = result["error"] is None

@@ -7,7 +7,8 @@ checkpoint) is tested exhaustively and fast. A status with any problem exits 7.
 Problems, by code::
 
     node_unreachable   no RPC URL of the chain answered (or it is on another chain id)
-    node_behind        the node's head is below our checkpoint (an out-of-sync node)
+    node_behind        the node's chain ends below our checkpoint: a reset node, another
+                       network, or one still syncing (the message names the rescan command)
     lag                head - checkpoint > [chains.C] max_lag_blocks
     never_scanned      no scan pass has ever completed for the chain
     scan_idle          no successful scan pass within [chains.C] max_idle
@@ -53,6 +54,7 @@ class ChainObservation:
     node_error: str | None = None
     tank_balance: int | None = None  # wei in the gas tank when the last sweep pass planned
     tank_needed: int | None = None  # wei the token sweeps of that pass needed for gas
+    start_block: int = 0  # [chains.C] start_block: where a rescan of a reset node starts
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,22 @@ def lag(head: int | None, checkpoint: int | None) -> int | None:
     if head is None or checkpoint is None:
         return None
     return head - checkpoint
+
+
+def shorter_chain_advice(chain: str, start_block: int, head: int, checkpoint: int) -> str:
+    """What to say when the node's chain ends below our checkpoint, with the exact command.
+
+    A node that was reset (a dev node restarted) or is another network will not grow back
+    into our history: its chain must be rescanned, which orphans the credits recorded from
+    blocks that are gone. A node still syncing catches up by itself.
+    """
+    start = min(start_block, head)
+    return (
+        f"{chain}: the node's chain ends at block {head}, below the checkpoint {checkpoint}. "
+        f"If the node was reset or is another network, rescan: "
+        f"`ctripctl scan --chain {chain} --from-block {start}` (credits from blocks that are gone "
+        f"are then orphaned); if it is still syncing, wait"
+    )
 
 
 def age(moment: datetime | None, now: datetime) -> timedelta | None:
@@ -106,11 +124,8 @@ def _chain_problems(c: ChainObservation, now: datetime) -> Iterable[Problem]:
         yield Problem(NODE_UNREACHABLE, c.name, f"{c.name}: node unreachable{detail}")
     behind = lag(c.head, c.checkpoint)
     if behind is not None and behind < 0:
-        yield Problem(
-            NODE_BEHIND,
-            c.name,
-            f"{c.name}: node head {c.head} is below the checkpoint {c.checkpoint} (node out of sync?)",
-        )
+        assert c.head is not None and c.checkpoint is not None
+        yield Problem(NODE_BEHIND, c.name, shorter_chain_advice(c.name, c.start_block, c.head, c.checkpoint))
     if behind is not None and behind > c.max_lag_blocks:
         yield Problem(
             LAG, c.name, f"{c.name}: {behind} blocks behind the head (max_lag_blocks {c.max_lag_blocks})"

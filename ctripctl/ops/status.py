@@ -7,6 +7,7 @@ document `ctripctl status --json` prints — so rendering and metrics never touc
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,21 @@ class NodeProbe:
     url: str | None = None  # the (masked) URL that answered
 
 
+#: What the RPC client's NodeUnavailable says before its per-URL reasons (chain/rpc.py).
+_NO_USABLE_URL = "no usable RPC URL: "
+#: httpx's exception name and errno before the words a person reads ("Connection refused").
+_TRANSPORT_NOISE = re.compile(r"\b(?:Connect|Read|Write|Pool)?(?:Error|Timeout): (?:\[Errno -?\d+\] )?")
+
+
+def node_error_text(message: str, url: str | None = None) -> str:
+    """One clean reason from a node failure: no repeated "no usable RPC URL", no URL the
+    caller shows anyway (`url`, masked), no exception class names."""
+    text = message.removeprefix(_NO_USABLE_URL)
+    if url is not None:
+        text = text.removeprefix(f"{url}: ")
+    return _TRANSPORT_NOISE.sub("", text)
+
+
 def probe_node(chain: ChainConfig, *, timeout: float = PROBE_TIMEOUT_S) -> NodeProbe:
     """The chain's head via its failover RPC client (chain id checked), never raising."""
     from ctripctl.chain.rpc import RpcClient, RpcError
@@ -53,7 +69,7 @@ def probe_node(chain: ChainConfig, *, timeout: float = PROBE_TIMEOUT_S) -> NodeP
         try:
             head = int(client.call("eth_blockNumber"), 16)
         except (CtripError, RpcError, ValueError, TypeError) as exc:
-            return NodeProbe(None, str(exc))
+            return NodeProbe(None, node_error_text(str(exc)))
         return NodeProbe(head, None, client.active_url)
 
 
@@ -73,7 +89,7 @@ def collect_status(config: Config, engine: Engine, now: datetime) -> dict[str, A
     with ThreadPoolExecutor(max_workers=1) as pool:  # probe the nodes while the database is read
         probes_future = pool.submit(probe_nodes, config)
         with transaction(engine) as session:
-            db = _read_database(session, now)
+            db = _read_database(session, now, chains=tuple(config.chains))
         probes = probes_future.result()
     return build_report(config, probes, db, now)
 
@@ -101,6 +117,7 @@ def build_report(
             node_error=probe.error,
             tank_balance=state.get("tank_balance_base"),
             tank_needed=state.get("tank_needed_base"),
+            start_block=cfg.start_block,
         )
         observations.append(obs)
         chains.append(
@@ -193,8 +210,16 @@ def metrics_fields(report: Mapping[str, Any]) -> dict[str | None, dict[str, Any]
     return out
 
 
-def _read_database(session: Session, now: datetime) -> dict[str, Any]:
-    """Every database fact status needs, in one transaction (a consistent picture)."""
+def _read_database(session: Session, now: datetime, chains: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Every database fact status needs, in one transaction (a consistent picture).
+
+    Each read is served by an index and touches only rows that are live, not history
+    (tests/integration/test_query_plans.py): payments of the last 24 h by created_at,
+    open payments by (chain, status) — `chains`, the configured chains, make that a
+    seek on both columns, where a status-only filter scanned the whole (chain, status)
+    index on SQLite (1M payments: 107 ms -> 0.1 ms, warm) — and the webhook backlog by
+    (status, next_attempt_at).
+    """
     from sqlalchemy import func, select
 
     from ctripctl.db.models import ChainState, Payment, Sweep, WebhookEvent
@@ -213,20 +238,20 @@ def _read_database(session: Session, now: datetime) -> dict[str, Any]:
         for s in session.scalars(select(ChainState))
     }
     recent: dict[str, dict[str, int]] = {}
-    rows = session.execute(
-        select(Payment.chain, Payment.status, func.count())
-        .where(Payment.created_at >= now - RECENT)
-        .group_by(Payment.chain, Payment.status)
-    )
-    for chain, status, count in rows:
-        recent.setdefault(chain, {})[status] = count
+    # Counted here rather than GROUP BY in SQL: with a GROUP BY, SQLite's planner (no
+    # statistics) walks the whole (chain, status) index to skip the sort instead of
+    # range-reading created_at (1M payments: 616 ms -> 1.2 ms for the last day's 333 rows).
+    for chain, status in session.execute(
+        select(Payment.chain, Payment.status).where(Payment.created_at >= now - RECENT)
+    ):
+        by_status = recent.setdefault(chain, {})
+        by_status[status] = by_status.get(status, 0) + 1
     open_: dict[str, dict[str, int]] = {}
-    rows = session.execute(
-        select(Payment.chain, Payment.status, func.count())
-        .where(Payment.status.in_(OPEN_STATUSES))
-        .group_by(Payment.chain, Payment.status)
-    )
-    for chain, status, count in rows:
+    where = [Payment.status.in_(OPEN_STATUSES)]
+    if chains is not None:
+        where.append(Payment.chain.in_(chains))
+    grouped = select(Payment.chain, Payment.status, func.count()).where(*where)
+    for chain, status, count in session.execute(grouped.group_by(Payment.chain, Payment.status)):
         open_.setdefault(chain, {})[status] = count
     pending = WebhookEvent.status == EventStatus.PENDING.value
     pending_count, oldest_pending = session.execute(

@@ -56,6 +56,13 @@ class ConfirmResult:
     expired: int
     orphaned: int
     payments_updated: int
+    #: Seen credits not deep enough yet (why a pass may confirm nothing), the block the
+    #: first of them is in, and the depth that confirms (None: the finalized tag decides,
+    #: then `confirmable_upto` is the node's finalized block).
+    waiting: int = 0
+    waiting_from_block: int | None = None
+    required_depth: int | None = None
+    confirmable_upto: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -98,6 +105,7 @@ def one_pass(
     recorded = confirm_store.record_confirm(
         engine, chain=chain.name, head=head, verdicts=verdicts, now=now or datetime.now(UTC)
     )
+    waiting, waiting_from = confirm_store.read_waiting(engine, chain.name, upto)
     return ConfirmResult(
         chain=chain.name,
         head=head,
@@ -105,6 +113,10 @@ def one_pass(
         expired=recorded.expired,
         orphaned=recorded.orphaned,
         payments_updated=recorded.payments_updated,
+        waiting=waiting,
+        waiting_from_block=waiting_from,
+        required_depth=chain.confirmations if finalized is None else None,
+        confirmable_upto=upto,
     )
 
 

@@ -54,6 +54,7 @@ def test_chain_status_reports_each_url(tmp_path: Path, database_url: str, anvil:
     report = cli.ok("chain", "status", "local")
     good, bad = report["nodes"]
     assert good == {**good, "chain_id": 31337, "head": chain.head, "ok": True, "error": None}
+    assert isinstance(good["latency_ms"], int) and bad["latency_ms"] is None
     assert good["url"] == anvil.url
     assert bad["ok"] is False and bad["head"] is None and bad["error"]
     assert report["head"] == chain.head
@@ -73,14 +74,22 @@ def test_wrong_chain_id_is_unavailable_but_reported(tmp_path: Path, database_url
     [node] = run.json()["nodes"]
     assert node["chain_id"] == 31337 and node["ok"] is False
     assert "config says 1" in node["error"]
-    assert "Error: no RPC URL of chain 'local' answered correctly" in run.stderr
+    assert "Error: no RPC URL of chain 'local' answered: " in run.stderr
+    assert node["latency_ms"] is not None  # it answered, with the wrong chain id
 
 
 def test_unreachable_chain_exits_5(tmp_path: Path, database_url: str) -> None:
-    cli = with_urls(tmp_path, database_url, [f"http://127.0.0.1:{free_port()}"])
+    closed = f"http://127.0.0.1:{free_port()}"
+    cli = with_urls(tmp_path, database_url, [closed])
     run = cli("chain", "status", "local")
     assert run.exit_code == 5, run
     assert "Chain local" in run.stdout  # the table is still printed
+    # One clean line: the URL once, the reason once, no "no usable RPC URL" echo, no class name.
+    assert run.stderr.strip() == f"Error: no RPC URL of chain 'local' answered: {closed}: Connection refused"
+    [row] = [line for line in run.stdout.splitlines() if closed in line]
+    assert " ms" not in row  # a refused connection has no latency
+    [node] = cli("chain", "status", "--json").json()["nodes"]  # no CHAIN: the only one configured
+    assert node["latency_ms"] is None and node["error"] == "Connection refused"
 
 
 def test_unknown_chain_is_bad_input(tmp_path: Path, database_url: str, anvil: Anvil) -> None:

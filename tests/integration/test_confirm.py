@@ -48,7 +48,12 @@ def scan(cli: Cli) -> dict[str, Any]:
 
 def confirm(cli: Cli) -> dict[str, Any]:
     result = cli.ok("confirm", "--chain", "local")
-    assert set(result) == {"chain", "head", "confirmed", "expired", "orphaned", "payments_updated"}
+    assert set(result) == {"chain", "head", "confirmed", "expired", "orphaned", "payments_updated"} | {
+        "waiting",  # what a pass that confirmed nothing waits for (issue 15)
+        "waiting_from_block",
+        "required_depth",
+        "confirmable_upto",
+    }
     assert result["chain"] == "local"
     return result
 
@@ -171,7 +176,7 @@ def test_payment_show_lists_transfers_with_confirmations_and_events(cli: Cli, ch
     run = cli("payment", "show", p["id"])
     assert run.exit_code == 0, run
     row = next(line for line in run.stdout.splitlines() if tx["transactionHash"].to_0x_hex() in line)
-    assert "seen" in row and row.rstrip(" │|").split()[-1] == "2", row
+    assert "seen" in row and row.rstrip(" │|").endswith("2 of 3"), row  # depth against the required 3
     assert "payment.created" in run.stdout and "payment.detected" in run.stdout
     assert "payment.confirmed" not in run.stdout
 
