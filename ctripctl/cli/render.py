@@ -173,22 +173,31 @@ def _transfers_table(
 _COLOUR = {0: "bright_white", 1: "black"}  # light and dark modules
 
 
-def qr_code(uri: str) -> None:
-    """`uri` as a QR code of half-block characters: dark on light whatever the terminal's
-    colours on a terminal (rich sends the colours only there); elsewhere plain characters
-    drawing the dark modules, for a light page."""
+def qr_text(uri: str, *, terminal: bool) -> Text:
+    """`uri` as a QR code of half-block characters, two modules a character cell.
+
+    For a terminal, every cell is "▀" with its upper module's colour as foreground and its
+    lower module's as background: dark on light whatever the terminal's theme (rich sends
+    the colours only to a terminal). Otherwise plain characters draw the dark modules,
+    for a light page.
+    """
     import segno
 
     matrix = [list(row) for row in segno.make(uri, micro=False).matrix_iter(border=4)]
     if len(matrix) % 2:
         matrix.append([0] * len(matrix[0]))
-    out = console()
     text = Text()
     for top, bottom in zip(matrix[::2], matrix[1::2], strict=True):
         for up, down in zip(top, bottom, strict=True):
-            if out.is_terminal:  # the upper half in the top module's colour, the lower in the bottom's
+            if terminal:
                 text.append("▀", style=f"{_COLOUR[up]} on {_COLOUR[down]}")
             else:
                 text.append({(1, 1): "█", (1, 0): "▀", (0, 1): "▄", (0, 0): " "}[(up, down)])
         text.append("\n")
-    out.print(text, end="", soft_wrap=True)
+    return text
+
+
+def qr_code(uri: str) -> None:
+    """Draw `uri`'s QR code on stdout (see `qr_text`)."""
+    out = console()
+    out.print(qr_text(uri, terminal=out.is_terminal), end="", soft_wrap=True)

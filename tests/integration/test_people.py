@@ -338,3 +338,37 @@ def test_demo_steps_carry_no_escape_codes_into_a_file(capsys: pytest.CaptureFixt
     spec.loader.exec_module(demo)
     demo.step("Set up")
     assert capsys.readouterr().out == "\n== Set up\n"
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_drawn_qr_code_scans(terminal: bool, tmp_path: Path) -> None:
+    """The QR code drawn on a terminal (colours) and off one (characters) decodes back."""
+    from PIL import Image
+
+    from ctripctl.cli.render import qr_text
+
+    uri = (
+        "ethereum:0xdAC17F958D2ee523a2206206994597C13D831ec7@1/transfer"
+        "?address=0xfDE6Af53d72605A1528717404C5FF6455e598a44&uint256=12500000"
+    )
+    text = qr_text(uri, terminal=terminal)
+    rows: list[list[int]] = [[], []]
+    pixels: list[list[int]] = []
+    styles = {span.start: str(span.style) for span in text.spans}
+    for index, char in enumerate(text.plain):
+        if char == "\n":
+            pixels += rows
+            rows = [[], []]
+            continue
+        if terminal:  # "▀": the upper module in the foreground colour, the lower in the background
+            upper, lower = styles[index].split(" on ")
+            dark = (upper == "black", lower == "black")
+        else:
+            dark = {"█": (True, True), "▀": (True, False), "▄": (False, True), " ": (False, False)}[char]
+        rows[0].append(0 if dark[0] else 255)
+        rows[1].append(0 if dark[1] else 255)
+    image = Image.new("L", (len(pixels[0]), len(pixels)))
+    image.putdata([value for row in pixels for value in row])
+    path = tmp_path / "drawn.png"
+    image.resize((image.width * 8, image.height * 8), Image.NEAREST).save(path)
+    assert decode_qr(path) == uri
