@@ -1,16 +1,18 @@
-"""`ctripctl init` and `ctripctl db upgrade | current`: set-up and migrations."""
+"""`ctripctl init` and `ctripctl db upgrade | current | prune`: set-up, migrations, retention."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ctripctl.cli.options import ConfigOption, JsonOption, load
+from ctripctl.cli.options import ConfigOption, JsonOption, MetricsFileOption, load
 from ctripctl.cli.output import cli_errors, console, emit_json, info
 
-db_app = typer.Typer(help="Database migrations (alembic, packaged with ctripctl).", no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database migrations (alembic, packaged with ctripctl) and retention.", no_args_is_help=True
+)
 
 
 def init(
@@ -134,6 +136,60 @@ def db_current(config_path: ConfigOption = None, as_json: JsonOption = False) ->
             return
         note = "up to date" if now == newest else f"behind: run `ctripctl db upgrade` (head {newest})"
         console().print(f"{mask_url(config.database_url)}: {now or 'empty'} ({note})")
+
+
+@db_app.command("prune")
+def db_prune(
+    older_than: Annotated[
+        str,
+        typer.Option(
+            "--older-than",
+            help="Prune what belongs to payments finished longer ago than this (at least 30d).",
+        ),
+    ] = "90d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would be pruned.")] = False,
+    config_path: ConfigOption = None,
+    metrics_file: MetricsFileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Drop delivered webhooks' response bodies and old finished payments' event payloads.
+
+    Payments, transfers, sweeps and event rows are never deleted; an event keeps its type,
+    status, times and attempt history (its payload becomes {"type", "pruned_at"}).
+    Batched in short transactions: safe to run from cron beside every other pass.
+
+    Example:
+
+        ctripctl db prune --older-than 90d --dry-run
+    """
+    import time
+
+    from ctripctl.cli.reporting import report_pass
+
+    started = time.monotonic()
+    result: dict[str, Any] | None = None
+    try:
+        with cli_errors():
+            from datetime import UTC, datetime
+
+            from ctripctl.cli.options import engine
+            from ctripctl.db.retention import prune
+            from ctripctl.domain.durations import parse_duration
+
+            age = parse_duration(older_than, what="--older-than")
+            config = load(config_path)
+            result = prune(engine(config), older_than=age, now=datetime.now(UTC), dry_run=dry_run).to_json()
+    finally:
+        report_pass("db_prune", None, result, metrics_file, time.monotonic() - started)
+    if as_json:
+        emit_json(result)
+        return
+    assert result is not None
+    verb = "Would prune" if dry_run else "Pruned"
+    console().print(
+        f"{verb} {result['attempt_bodies']} attempt response bodies and {result['event_payloads']} "
+        f"event payloads (payments finished before {result['cutoff']})."
+    )
 
 
 __all__ = ["Path", "db_app", "init"]

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ctripctl.db.models import WebhookAttempt, WebhookEvent
+from ctripctl.db.retention import is_pruned
 from ctripctl.db.snapshot import iso
 from ctripctl.domain.events import EventStatus
 from ctripctl.errors import InputError, NotFound, RuleError
@@ -103,6 +104,8 @@ def retry_event(session: Session, event_id: str, now: datetime) -> dict[str, Any
     event = _get(session, event_id, for_update=True)
     if event.status not in RETRYABLE:
         raise RuleError(f"{event.id} is {event.status}; only {', '.join(RETRYABLE)} events can be re-queued")
+    if is_pruned(event.payload):
+        raise RuleError(f"{event.id}: its payload was pruned (`db prune`); it cannot be sent again")
     session.execute(
         update(WebhookEvent)
         .where(WebhookEvent.seq == event.seq)

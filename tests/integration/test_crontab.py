@@ -138,6 +138,7 @@ def test_crontab_parses_with_every_kind_of_job() -> None:
         "confirm --chain eth",
         "webhooks flush",
         "sweep run --chain eth",
+        "db prune --older-than",
         "status",
     ):
         assert any(needed in c for c in commands), needed
@@ -200,12 +201,14 @@ def test_every_line_runs_as_written(
         ("confirm", "base", True),
         ("webhooks_flush", None, True),
         ("sweep", "eth", True),
+        ("db_prune", None, True),
     ]
     # Every metrics file parses and says the pass succeeded.
     prom = sorted(p.name for p in site["/var/lib/node_exporter/textfile"].iterdir())
     assert prom == [
         "ctripctl_confirm_base.prom",
         "ctripctl_confirm_eth.prom",
+        "ctripctl_db_prune.prom",
         "ctripctl_scan_base.prom",
         "ctripctl_scan_eth.prom",
         "ctripctl_status.prom",
