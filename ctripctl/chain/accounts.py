@@ -52,8 +52,14 @@ def _quantity(answer: Any, what: str) -> int:
         raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
 
 
-def read_holdings(rpc: RpcClient, items: Sequence[tuple[str, str | None]], depth_block: int) -> list[Holding]:
-    """Balances of (address, token address or None) pairs at "latest" and at `depth_block`."""
+def read_holdings(
+    rpc: RpcClient, items: Sequence[tuple[str, str | None]], depth_block: int
+) -> list[Holding | None]:
+    """Balances of (address, token address or None) pairs at "latest" and at `depth_block`.
+
+    None where a token's balanceOf call fails (a broken or self-destructed contract): that
+    deposit is skipped, the others go on. A failing eth_getBalance is the node's problem
+    (NodeUnavailable)."""
     depth = hex(depth_block)
     calls: list[Call] = []
     for address, token in items:
@@ -65,17 +71,28 @@ def read_holdings(rpc: RpcClient, items: Sequence[tuple[str, str | None]], depth
             calls.append(("eth_call", ({"to": token, "data": data}, "latest")))
             calls.append(("eth_call", ({"to": token, "data": data}, depth)))
     answers = iter(_batch(rpc, calls))
-    holdings = []
+    holdings: list[Holding | None] = []
     for address, token in items:
         native = _quantity(next(answers), f"balance of {address}")
         if token is None:
             at_depth = _quantity(next(answers), f"balance of {address} at block {depth_block}")
             holdings.append(Holding(address, None, native, at_depth, native))
+            continue
+        latest, at_depth = _token_amount(next(answers)), _token_amount(next(answers))
+        if latest is None or at_depth is None:
+            holdings.append(None)
         else:
-            latest = _quantity(next(answers), f"token balance of {address}")
-            at_depth = _quantity(next(answers), f"token balance of {address} at block {depth_block}")
             holdings.append(Holding(address, token, latest, at_depth, native))
     return holdings
+
+
+def _token_amount(answer: Any) -> int | None:
+    if isinstance(answer, RpcError):
+        return None
+    try:
+        return decode_uint(answer)
+    except ValueError:
+        return None
 
 
 def native_balance(rpc: RpcClient, address: str) -> int:

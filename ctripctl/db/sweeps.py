@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import case, func, or_, select, tuple_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -35,12 +35,17 @@ from ctripctl.domain.sweeping import (
     TokenMove,
     Verdict,
     moved_by,
+    underpriced,
 )
 from ctripctl.errors import NotFound
 
 _LIVE = [s.value for s in LIVE]
+#: Final statuses of a transaction whose effects never happened.
+_UNDONE = (SweepStatus.DROPPED, SweepStatus.REVERTED)
 #: Kinds whose confirmation settles their payment (a batch settles item by item).
 _SETTLING = (SweepKind.NATIVE.value, SweepKind.TOKEN.value)
+#: Statuses after which a batch's authorizations have been applied on chain.
+_DELEGATED = [SweepStatus.MINED.value, SweepStatus.CONFIRMED.value, SweepStatus.REVERTED.value]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Candidate:
     token_address: str | None
     decimals: int
     transfer_ids: tuple[int, ...]
+    created_at: datetime | None = None  # its place in the candidates' order (the cursor)
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,7 @@ class NewItem:
     payment_id: str
     address: str
     token: str | None
-    token_address: str
+    token_address: str | None  # None: an item of a clearing transaction
     amount_base: int
     transfer_ids: tuple[int, ...]
 
@@ -157,9 +163,14 @@ def read_delegate(engine: Engine, chain: str, sponsor: str, treasury: str) -> De
     return DelegateState(row[0], ready)
 
 
-def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
+def read_candidates(
+    engine: Engine, chain: str, limit: int, after: tuple[datetime, str] | None = None
+) -> list[Candidate]:
     """Payments of `chain` with confirmed credits no confirmed sweep has moved yet: confirmed
-    payments, and any payment whose late or over credits are confirmed. Oldest first."""
+    payments, and any payment whose late or over credits are confirmed. Oldest first,
+    from just after `after` (created_at, id): the pass resumes where the last one
+    stopped, so payments that are never swept (below sweep_min, failing) cannot keep
+    newer ones out of a bounded read."""
     stmt = (
         select(
             Payment.id,
@@ -168,6 +179,7 @@ def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
             Payment.token,
             Payment.token_address,
             Payment.decimals,
+            Payment.created_at,
             Transfer.id,
         )
         .join(Transfer, Transfer.payment_id == Payment.id)
@@ -183,19 +195,96 @@ def read_candidates(engine: Engine, chain: str, limit: int) -> list[Candidate]:
         )
         .order_by(Payment.created_at, Payment.id, Transfer.id)
     )
+    if after is not None:
+        stmt = stmt.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
     found: dict[str, Candidate] = {}
     with transaction(engine) as session:
-        for pid, address, index, token, token_address, decimals, transfer_id in session.execute(stmt):
+        for pid, address, index, token, token_address, decimals, created, transfer_id in session.execute(
+            stmt
+        ):
             known = found.get(pid)
             if known is None:
                 if len(found) >= limit:
                     break
-                found[pid] = Candidate(pid, address, index, token, token_address, decimals, (transfer_id,))
-            else:
                 found[pid] = Candidate(
-                    **{**known.__dict__, "transfer_ids": (*known.transfer_ids, transfer_id)}
+                    pid, address, index, token, token_address, decimals, (transfer_id,), created
                 )
+            else:
+                found[pid] = replace(known, transfer_ids=(*known.transfer_ids, transfer_id))
     return list(found.values())
+
+
+def read_cursor(engine: Engine, chain: str) -> tuple[datetime, str] | None:
+    with transaction(engine) as session:
+        row = session.execute(
+            select(ChainState.sweep_cursor_at, ChainState.sweep_cursor_id).where(ChainState.chain == chain)
+        ).first()
+    return (row[0], row[1]) if row is not None and row[0] is not None and row[1] is not None else None
+
+
+def read_to_clear(engine: Engine, chain: str, limit: int) -> list[tuple[str, int, str]]:
+    """Deposits still delegated by a batch that is mined (or final), whose delegation no
+    clearing transaction has taken on: (payment id, derivation index, address)."""
+    stmt = (
+        select(SweepItem.payment_id, Payment.derivation_index, SweepItem.address)
+        .join(Sweep, Sweep.id == SweepItem.sweep_id)
+        .join(Payment, Payment.id == SweepItem.payment_id)
+        .where(
+            Sweep.chain == chain,
+            Sweep.kind == SweepKind.BATCH.value,
+            Sweep.status.in_(_DELEGATED),
+            SweepItem.cleared_by.is_(None),
+        )
+        .order_by(SweepItem.seq)
+        .limit(limit)
+    )
+    with transaction(engine) as session:
+        return [(pid, index, address) for pid, index, address in session.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class Stuck:
+    """A native sweep the node refuses for its fee, and which payment it sweeps."""
+
+    sweep_id: str
+    from_address: str
+    nonce: int
+    gas_limit: int
+    candidate: Candidate
+
+
+def read_underpriced(engine: Engine, chain: str) -> list[Stuck]:
+    """Live native sweeps whose last broadcast was refused for its fee and that no other
+    transaction with the same nonce replaces yet (the newest row of each sender nonce)."""
+    newest = (
+        select(func.max(Sweep.seq))
+        .where(Sweep.chain == chain, Sweep.status.in_(_LIVE))
+        .group_by(Sweep.from_address, Sweep.nonce)
+    )
+    refused = select(Sweep).where(
+        Sweep.seq.in_(newest),
+        Sweep.kind == SweepKind.NATIVE.value,
+        Sweep.status == SweepStatus.SIGNED.value,
+        Sweep.last_error.is_not(None),
+    )
+    stuck = []
+    with transaction(engine) as session:
+        for sweep in session.execute(refused).scalars():
+            if not underpriced(sweep.last_error or ""):
+                continue
+            payment = session.get(Payment, sweep.payment_ids[0])
+            assert payment is not None
+            candidate = Candidate(
+                payment.id,
+                payment.address,
+                payment.derivation_index,
+                None,
+                None,
+                payment.decimals,
+                tuple(sweep.transfer_ids),
+            )
+            stuck.append(Stuck(sweep.id, sweep.from_address, sweep.nonce, sweep.gas_limit, candidate))
+    return stuck
 
 
 def read_state(engine: Engine, chain: str) -> State:
@@ -207,10 +296,13 @@ def read_state(engine: Engine, chain: str) -> State:
         .where(Sweep.chain == chain, Sweep.status != SweepStatus.DROPPED.value)
         .group_by(Sweep.from_address)
     )
+    # A failed top-up counts against the deposit it was for (not the tank), so a deposit
+    # whose top-ups keep failing stops being planned.
+    failer = case((Sweep.kind == SweepKind.TOPUP.value, Sweep.to_address), else_=Sweep.from_address)
     reverts_stmt = (
-        select(Sweep.from_address, func.count())
+        select(failer, func.count())
         .where(Sweep.chain == chain, Sweep.status == SweepStatus.REVERTED.value)
-        .group_by(Sweep.from_address)
+        .group_by(failer)
     )
     with transaction(engine) as session:
         live = [
@@ -234,8 +326,8 @@ def read_state(engine: Engine, chain: str) -> State:
             SweepItem.sweep_id.in_(select(Sweep.id).where(Sweep.chain == chain)),
         )
         reverts.update({a: n for a, n in session.execute(failed_items.group_by(SweepItem.address))})
-        batches = [s.id for s in live if s.kind is SweepKind.BATCH]
-        swept = session.execute(select(SweepItem.address).where(SweepItem.sweep_id.in_(batches))).scalars()
+        with_items = [s.id for s in live if s.kind in (SweepKind.BATCH, SweepKind.CLEAR)]
+        swept = session.execute(select(SweepItem.address).where(SweepItem.sweep_id.in_(with_items))).scalars()
     busy = {s.from_address.lower() for s in live} | {a.lower() for a in swept}
     topping = {s.to_address.lower() for s in live if s.kind is SweepKind.TOPUP}
     return State(live, next_nonce, reverts, frozenset(busy), frozenset(topping))
@@ -286,6 +378,17 @@ def record_signed(engine: Engine, chain: str, sweeps: Sequence[NewSweep], now: d
                 )
                 for i in s.items
             )
+            if s.kind is SweepKind.CLEAR:
+                session.execute(
+                    update(SweepItem)
+                    .where(
+                        SweepItem.address.in_([i.address for i in s.items]),
+                        SweepItem.cleared_by.is_(None),
+                        SweepItem.sweep_id.in_(select(Sweep.id).where(Sweep.kind == SweepKind.BATCH.value)),
+                    )
+                    .values(cleared_by=s.id)
+                    .execution_options(synchronize_session=False)
+                )
             if s.kind is SweepKind.DEPLOY:
                 assert s.treasury is not None
                 session.add(
@@ -362,15 +465,26 @@ def record_verdicts(
                 sweep.final_at = now
             if verdict.status is not judged:
                 counts[verdict.status.value] += 1
+            logs = (moves or {}).get(sweep.id, ())
             if sweep.kind == SweepKind.BATCH.value and verdict.status not in LIVE:
-                logs = (moves or {}).get(sweep.id, ())
                 for payment_id, moved in _close_items(session, chain, sweep, verdict.status, logs):
                     settled_payments.setdefault(payment_id, []).append(moved)
+            elif sweep.kind == SweepKind.CLEAR.value and verdict.status in _UNDONE:
+                _unclear(session, sweep.id)  # its authorizations never applied: clear again
             elif verdict.status is SweepStatus.CONFIRMED and sweep.kind in _SETTLING:
-                for payment_id in sweep.payment_ids:
-                    settled_payments.setdefault(payment_id, []).append(
-                        (sweep.amount_base, tuple(sweep.transfer_ids))
+                amount = sweep.amount_base
+                if sweep.kind == SweepKind.TOKEN.value:  # what reached the treasury, per its logs
+                    assert sweep.token_address is not None
+                    amount = moved_by(
+                        logs, token=sweep.token_address, sender=sweep.from_address, recipient=sweep.to_address
                     )
+                    if amount == 0:  # a token that returned false: nothing moved
+                        sweep.status = SweepStatus.REVERTED.value
+                        counts[SweepStatus.CONFIRMED.value] -= 1
+                        counts[SweepStatus.REVERTED.value] += 1
+                        continue
+                for payment_id in sweep.payment_ids:
+                    settled_payments.setdefault(payment_id, []).append((amount, tuple(sweep.transfer_ids)))
         payments = lock_payments(session, settled_payments)
         events = 0
         settled = 0
@@ -385,7 +499,10 @@ def record_verdicts(
                         .values(swept_at=now)
                         .execution_options(synchronize_session=False)
                     )
-            if payment.settled_at is None and payment.cancelled_at is None:
+            # Settled means paid in full and swept: a late partial payment (or a cancelled
+            # one) has its money moved and counted in swept_base, but is never settled.
+            paid = payment.confirmed_base >= payment.amount_base and payment.cancelled_at is None
+            if payment.settled_at is None and paid:
                 payment.settled_at = now
                 settled += 1
             payment.updated_at = now
@@ -398,6 +515,15 @@ def record_verdicts(
         dropped=counts[SweepStatus.DROPPED.value],
         settled=settled,
         events=events,
+    )
+
+
+def _unclear(session: Session, clear_id: str) -> None:
+    session.execute(
+        update(SweepItem)
+        .where(SweepItem.cleared_by == clear_id)
+        .values(cleared_by=None)
+        .execution_options(synchronize_session=False)
     )
 
 
@@ -422,9 +548,22 @@ def _close_items(
             yield item.payment_id, (moved, tuple(item.transfer_ids))
 
 
-def record_tank(engine: Engine, chain: str, balance: str | None, needed: str, now: datetime) -> None:
-    """What this pass saw of the gas tank, for `status` (gas_tank_low); balance None: not read."""
-    values: dict[str, Any] = {"last_sweep_at": now, "tank_needed_base": int(needed)}
+def record_tank(
+    engine: Engine,
+    chain: str,
+    balance: str | None,
+    needed: str,
+    now: datetime,
+    cursor: tuple[datetime, str] | None = None,
+) -> None:
+    """What this pass saw of the gas tank, for `status` (gas_tank_low; balance None: not
+    read), and where the next pass resumes reading candidates (None: from the start)."""
+    values: dict[str, Any] = {
+        "last_sweep_at": now,
+        "tank_needed_base": int(needed),
+        "sweep_cursor_at": cursor[0] if cursor else None,
+        "sweep_cursor_id": cursor[1] if cursor else None,
+    }
     if balance is not None:
         values["tank_balance_base"] = int(balance)
     with transaction(engine) as session:

@@ -31,6 +31,8 @@ GAS_MARGIN_PERCENT = 20
 #: deposit an authorization (PER_EMPTY_ACCOUNT_COST 25,000) and a cold token transfer.
 BATCH_BASE_GAS = 60_000
 BATCH_ITEM_GAS = 25_000 + 80_000
+#: Gas per deposit of a clearing transaction: one authorization (PER_EMPTY_ACCOUNT_COST).
+CLEAR_ITEM_GAS = 25_000
 #: A deposit address whose token sweep reverted this many times is no longer planned:
 #: each attempt burns the tank's gas, and a token that always reverts needs a person.
 MAX_REVERTS = 3
@@ -47,6 +49,7 @@ class SweepKind(StrEnum):
     TOPUP = "topup"  # gas from the tank to a token deposit address
     BATCH = "batch7702"  # one sponsored type-4 transaction sweeping many token deposits
     DEPLOY = "deploy"  # the tank deploying the SweepDelegate contract
+    CLEAR = "clear7702"  # one sponsored type-4 transaction clearing swept deposits' delegations
 
 
 class Strategy(StrEnum):
@@ -198,14 +201,19 @@ def judge(
     *,
     receipt: Receipt | None,
     nonce_used: int,
+    nonce_deep: int,
     deep_enough: bool,
 ) -> Verdict:
-    """What a live sweep's evidence says, read in ONE request: the sender's mined nonce
-    count (`nonce_used`, asked first) and the receipt (asked after it).
+    """What a live sweep's evidence says: the sender's mined nonce count (`nonce_used`,
+    asked first), the receipt (asked after it), and the nonce count at the confirmation
+    depth (`nonce_deep`).
 
     * A receipt: mined; at depth it is final (confirmed, or reverted when it failed).
-    * No receipt and the nonce is spent: another transaction took it (if ours had been
-      mined before the count was read, its receipt would be there): dropped.
+    * No receipt and the nonce spent at depth: another transaction took it, and that one
+      cannot be reorged away any more: dropped (final; its money is planned again).
+    * No receipt and the nonce spent only above the depth: wait. Ours may be the one
+      (a lagging or load-balanced node can miss a receipt it has the nonce for), and a
+      recent block can still change.
     * Otherwise the transaction is not in the chain (never sent, lost, evicted from the
       mempool, or its block was reorged away): the same bytes are sent again — never a new
       transaction, so a lost answer can never become a second payment.
@@ -217,10 +225,18 @@ def judge(
             final = SweepStatus.CONFIRMED if receipt.success else SweepStatus.REVERTED
             return Verdict(final, block_number=receipt.block_number, block_hash=receipt.block_hash)
         return Verdict(SweepStatus.MINED, block_number=receipt.block_number, block_hash=receipt.block_hash)
-    if nonce_used > nonce:
+    if nonce_deep > nonce:
         return Verdict(SweepStatus.DROPPED)
+    if nonce_used > nonce:
+        return Verdict(status)  # spent, but not deep: judge again next pass
     next_status = SweepStatus.SENT if status is SweepStatus.MINED else status
     return Verdict(next_status, rebroadcast=True)
+
+
+def underpriced(message: str) -> bool:
+    """Did a node refuse a transaction for its fee (the base fee rose past its max fee)?"""
+    text = message.lower()
+    return "underpriced" in text or "base fee" in text or "fee cap" in text
 
 
 def accepted(message: str) -> bool:

@@ -33,10 +33,14 @@ class Keyring:
         from bip_utils import Bip39SeedGenerator, Bip44, Bip44Coins
 
         words = " ".join(mnemonic.split())
+        from bip_utils import MnemonicChecksumError
+
         try:
             seed = Bip39SeedGenerator(words).Generate()
-        except ValueError:
-            raise InputError("the wallet mnemonic is not a valid BIP-39 phrase") from None
+        except (ValueError, MnemonicChecksumError):  # the words are never quoted
+            raise InputError(
+                "the wallet mnemonic is not a valid BIP-39 phrase (a word or its checksum)"
+            ) from None
         self._account: Bip44 = Bip44.FromSeed(seed, Bip44Coins.ETHEREUM).Purpose().Coin().Account(0)
         if self._account.PublicKey().ToExtended() != xpub:
             raise InputError(

@@ -21,8 +21,10 @@ from ctripctl.evm.keccak import keccak256
 #: keccak("transfer(address,uint256)")[:4] and keccak("balanceOf(address)")[:4].
 TRANSFER_SELECTOR = "a9059cbb"
 BALANCE_OF_SELECTOR = "70a08231"
-#: keccak("sweepMany(address[],address[])")[:4] (tests/unit/test_sweeping.py checks it).
-SWEEP_MANY_SELECTOR = "ce6db46b"
+#: keccak("sweepMany(address[],address[],uint256[])")[:4] (tests/unit/test_sweeping.py checks it).
+SWEEP_MANY_SELECTOR = "d4c66742"
+#: An authorization to this address clears a delegation (EIP-7702: code becomes empty).
+NO_DELEGATE = "0x0000000000000000000000000000000000000000"
 DELEGATE_ARTIFACT = Path(__file__).with_name("contracts") / "SweepDelegate.json"
 
 
@@ -49,17 +51,20 @@ def balance_of_data(owner: str) -> str:
     return "0x" + BALANCE_OF_SELECTOR + _address_word(owner)
 
 
-def _address_array(addresses: list[str]) -> str:
-    return _word(len(addresses)) + "".join(_address_word(a) for a in addresses)
-
-
-def sweep_many_data(deposits: list[str], tokens: list[str]) -> str:
-    """Call data of SweepDelegate `sweepMany(deposits, tokens)` (two dynamic arrays)."""
-    if len(deposits) != len(tokens):
-        raise ValueError("one token per deposit")
-    first = _address_array(deposits)
-    head = _word(64) + _word(64 + len(first) // 2)
-    return "0x" + SWEEP_MANY_SELECTOR + head + first + _address_array(tokens)
+def sweep_many_data(deposits: list[str], tokens: list[str], amounts: list[int]) -> str:
+    """Call data of SweepDelegate `sweepMany(deposits, tokens, amounts)` (three dynamic arrays)."""
+    if not len(deposits) == len(tokens) == len(amounts):
+        raise ValueError("one token and one amount per deposit")
+    arrays = [
+        _word(len(deposits)) + "".join(_address_word(a) for a in deposits),
+        _word(len(tokens)) + "".join(_address_word(t) for t in tokens),
+        _word(len(amounts)) + "".join(_word(a) for a in amounts),
+    ]
+    offset, head = 3 * 32, ""
+    for array in arrays:
+        head += _word(offset)
+        offset += len(array) // 2
+    return "0x" + SWEEP_MANY_SELECTOR + head + "".join(arrays)
 
 
 @cache

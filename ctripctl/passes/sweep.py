@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from ctripctl.chain.fees import FeeOracle
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.config import ChainConfig, Config
-    from ctripctl.db.sweeps import Candidate, DelegateState, NewItem, NewSweep, State
+    from ctripctl.db.sweeps import Candidate, DelegateState, NewSweep, State
     from ctripctl.domain.sweeping import FeeQuote
     from ctripctl.evm.keys import Keyring
     from ctripctl.evm.transactions import Authorization
@@ -53,6 +53,8 @@ FAULT_AFTER_BROADCAST = "sweep-after-broadcast"  # the node answered, the answer
 #: Payments considered per pass; the rest wait for the next one.
 CANDIDATE_LIMIT = 5_000
 DEFAULT_MAX = 1_000
+#: Kinds sent as EIP-7702 (type-4) transactions, with their deposits' authorizations.
+_TYPED = (SweepKind.BATCH, SweepKind.CLEAR)
 
 
 @dataclass
@@ -65,6 +67,7 @@ class SweepResult:
     sent: int = 0
     topups_sent: int = 0
     rebroadcast: int = 0
+    replaced: int = 0  # native sweeps re-signed with the same nonce at a fee the node takes
     mined: int = 0
     confirmed: int = 0
     settled: int = 0
@@ -77,6 +80,7 @@ class SweepResult:
     waiting_for_tank: int = 0
     waiting_for_delegate: int = 0  # token sweeps waiting for the SweepDelegate to be deployed
     batches_sent: int = 0  # sponsored EIP-7702 transactions (each sweeps many deposits)
+    clears_sent: int = 0  # sponsored transactions clearing swept deposits' delegations
     tank_balance_base: str | None = None  # read when planning; None: nothing was planned
     tank_needed_base: str = "0"  # top-ups (and their gas) the token sweeps planned need
     fee: dict[str, Any] | None = None
@@ -187,19 +191,35 @@ def _one_pass(
     _reconcile(engine, rpc, chain, depth_block, result, dry_run, now)
 
     oracle = FeeOracle(rpc, ttl=chain.fee_cache_ttl.total_seconds())
+    if keyring is not None:
+        _replace_underpriced(engine, rpc, chain, keyring, oracle, max(0, depth_block), result, now)
     state = store.read_state(engine, chain.name)
-    candidates = store.read_candidates(engine, chain.name, CANDIDATE_LIMIT)
+    candidates = store.read_candidates(
+        engine, chain.name, CANDIDATE_LIMIT, store.read_cursor(engine, chain.name)
+    )
     if chain.sweep_strategy == Strategy.EIP7702:  # refuse a node that cannot, before anything
         _uses_eip7702(rpc, chain, tank_address(xpub), oracle.quote())
     delegate = store.read_delegate(engine, chain.name, tank_address(xpub), chain.treasury or "")
-    planned = _plan(
+    to_clear = store.read_to_clear(engine, chain.name, chain.max_batch) if delegate is not None else []
+    # A deposit whose delegation is about to be cleared waits for that before its next sweep.
+    state = replace(state, busy=state.busy | {address.lower() for _, _, address in to_clear})
+    planned, quote = _plan(
         rpc, chain, xpub, state, delegate, candidates, max(0, depth_block), oracle, result, max_sweeps
     )
+    # Resume after the last candidate read; from the start once the read came up short.
+    cursor = None
+    if len(candidates) >= CANDIDATE_LIMIT and candidates[-1].created_at is not None:
+        cursor = (candidates[-1].created_at, candidates[-1].payment_id)
     if not dry_run:
-        store.record_tank(engine, chain.name, result.tank_balance_base, result.tank_needed_base, _now(now))
-    if not planned:
+        store.record_tank(
+            engine, chain.name, result.tank_balance_base, result.tank_needed_base, _now(now), cursor
+        )
+    if to_clear and not any(s.kind is SweepKind.CLEAR for s in state.live):
+        quote = quote or oracle.quote()
+        clear = _plan_clear(rpc, chain, xpub, to_clear, quote, result)
+        planned += clear[: max(0, max_sweeps - len(planned))]
+    if not planned or quote is None:
         return result
-    quote = oracle.quote()
     if dry_run:
         result.sweeps = [entry for p in planned for entry in _plan_object(p, None, "planned")]
         return result
@@ -224,11 +244,73 @@ def _one_pass(
         elif s.kind is SweepKind.BATCH:
             result.batches_sent += 1
             result.sent += len(s.items)
+        elif s.kind is SweepKind.CLEAR:
+            result.clears_sent += 1
         elif s.kind is not SweepKind.DEPLOY:
             result.sent += 1
         status = (SweepStatus.SIGNED if error else SweepStatus.SENT).value
         result.sweeps.extend({"id": s.id, **entry, "status": status} for entry in _sent_objects(s))
     return result
+
+
+def _replace_underpriced(
+    engine: Engine,
+    rpc: RpcClient,
+    chain: ChainConfig,
+    keyring: Keyring,
+    oracle: FeeOracle,
+    depth_block: int,
+    result: SweepResult,
+    now: datetime | None,
+) -> None:
+    """A native sweep the node refuses because the base fee rose past its max fee gets a
+    replacement at today's quote with the SAME nonce: at most one of the two can ever be
+    mined, both stay live, and the next passes judge both (one mined, the other dropped).
+    Token sweeps, top-ups and batches are not replaced: they wait for the fee to fall."""
+    from ctripctl.chain.accounts import broadcast, read_holdings
+    from ctripctl.db import sweeps as store
+    from ctripctl.evm.transactions import Unsigned, sign
+
+    stuck = store.read_underpriced(engine, chain.name)
+    if not stuck:
+        return
+    quote = oracle.quote()
+    if sweeping.over_cap(quote, chain.max_fee_wei):
+        return
+    treasury = chain.treasury
+    assert treasury is not None
+    holdings = read_holdings(rpc, [(s.from_address, None) for s in stuck], depth_block)
+    replacements = []
+    for s, h in zip(stuck, holdings, strict=True):
+        assert h is not None  # native balances either answer or raise
+        value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), s.gas_limit, quote)
+        if value <= 0:
+            continue
+        c = s.candidate
+        tx = sign(
+            Unsigned(chain.chain_id, s.nonce, treasury, value, s.gas_limit, quote),
+            keyring.deposit_key(c.derivation_index, c.address),
+        )
+        replacement = _Planned(
+            SweepKind.NATIVE,
+            s.from_address,
+            (c.derivation_index, c.address),
+            treasury,
+            value,
+            value,
+            s.gas_limit,
+            "0x",
+            ((c, value),),
+        )
+        replacements.append(_recorded(replacement, chain, s.nonce, quote, tx.tx_hash, tx.raw))
+    stored = store.record_signed(engine, chain.name, replacements, _now(now))
+    errors = broadcast(rpc, [r.raw_tx for r in stored])
+    store.record_broadcasts(
+        engine, {r.id: _refused(e) for r, e in zip(stored, errors, strict=True)}, _now(now)
+    )
+    result.replaced += len(stored)
+    if stored:
+        log.warning("chain %s: %d sweep(s) re-signed at a higher fee (same nonce)", chain.name, len(stored))
 
 
 def _refused(error: str | None) -> str | None:
@@ -252,21 +334,31 @@ def _reconcile(
     live = store.read_state(engine, chain.name).live
     if not live:
         return
-    used = nonces(rpc, [s.from_address for s in live], "latest")  # asked BEFORE the receipts
+    failovers = rpc.failovers
+    senders = [s.from_address for s in live]
+    used = nonces(rpc, senders, "latest")  # asked BEFORE the receipts
     found = receipts(rpc, [s.tx_hash for s in live])
-    verdicts = {}
-    for s in live:
+    deep = nonces(rpc, senders, hex(max(0, depth_block)))
+
+    def judged(s: Any) -> sweeping.Verdict:
         receipt = found[s.tx_hash]
-        verdicts[s.id] = (
+        return sweeping.judge(
             s.status,
-            sweeping.judge(
-                s.status,
-                s.nonce,
-                receipt=receipt,
-                nonce_used=used[s.from_address],
-                deep_enough=receipt is not None and receipt.block_number <= depth_block,
-            ),
+            s.nonce,
+            receipt=receipt,
+            nonce_used=used[s.from_address],
+            nonce_deep=deep[s.from_address],
+            deep_enough=receipt is not None and receipt.block_number <= depth_block,
         )
+
+    verdicts = {s.id: (s.status, judged(s)) for s in live}
+    doubtful = [s for s in live if verdicts[s.id][1].status is SweepStatus.DROPPED]
+    if doubtful:  # final: ask for the receipt once more before giving a transaction up
+        found.update(receipts(rpc, [s.tx_hash for s in doubtful]))
+        verdicts.update({s.id: (s.status, judged(s)) for s in doubtful})
+    if rpc.failovers != failovers:
+        log.warning("chain %s: the node changed during the reconcile; nothing judged this pass", chain.name)
+        return
     if dry_run:
         return
     resend = [s for s in live if verdicts[s.id][1].rebroadcast]
@@ -302,8 +394,10 @@ def _plan(
     oracle: FeeOracle,
     result: SweepResult,
     max_sweeps: int,
-) -> list[_Planned]:
-    """Steps 3 and 4: what to send, within the fee cap, the minimums, the tank and --max."""
+) -> tuple[list[_Planned], FeeQuote | None]:
+    """Steps 3 and 4: what to send, within the fee cap, the minimums, the tank and --max;
+    and the ONE fee quote every value was computed with (signing must use it too: a
+    newer, higher quote would make a native sweep spend more than the balance)."""
     from ctripctl.chain.accounts import native_balance, read_holdings
     from ctripctl.evm.keys import tank_address
 
@@ -316,16 +410,20 @@ def _plan(
         else:
             ready.append(c)
     if not ready:
-        return []
+        return [], None
     holdings = read_holdings(rpc, [(c.address, c.token_address) for c in ready], depth_block)
+    readable = [(c, h) for c, h in zip(ready, holdings, strict=True) if h is not None]
+    if len(readable) < len(ready):  # one broken token contract must not hold up the rest
+        result.skipped_failing += len(ready) - len(readable)
+        log.warning(
+            "chain %s: %d token balance(s) unreadable; skipped", chain.name, len(ready) - len(readable)
+        )
     worth = [
-        (c, h)
-        for c, h in zip(ready, holdings, strict=True)
-        if sweeping.spendable(h.latest, h.at_depth) >= max(_minimum(chain, c), 1)
+        (c, h) for c, h in readable if sweeping.spendable(h.latest, h.at_depth) >= max(_minimum(chain, c), 1)
     ]
-    result.skipped_below_min += len(ready) - len(worth)
+    result.skipped_below_min += len(readable) - len(worth)
     if not worth:
-        return []
+        return [], None
     quote = oracle.quote()
     result.fee = quote.to_json()
     if sweeping.over_cap(quote, chain.max_fee_wei):
@@ -336,7 +434,7 @@ def _plan(
             quote.max_per_gas,
             len(worth),
         )
-        return []
+        return [], None
 
     natives = [(c, h) for c, h in worth if c.token_address is None]
     tokens = [(c, h) for c, h in worth if c.token_address is not None]
@@ -359,7 +457,7 @@ def _plan(
             )
     planned = planned[:max_sweeps]
     result.planned = len(planned)
-    return planned
+    return planned, quote
 
 
 @dataclass
@@ -541,6 +639,32 @@ def _plan_batches(
     return planned
 
 
+def _plan_clear(
+    rpc: RpcClient,
+    chain: ChainConfig,
+    xpub: str,
+    to_clear: list[tuple[str, int, str]],
+    quote: FeeQuote,
+    result: SweepResult,
+) -> list[_Planned]:
+    """One sponsored type-4 transaction (tank to itself) whose authorizations point each
+    swept deposit back to no code: while it has code, a 21,000-gas ETH transfer to it —
+    what wallets and exchanges send — runs out of gas."""
+    from ctripctl.chain.accounts import native_balance
+    from ctripctl.db.sweeps import Candidate
+    from ctripctl.evm.keys import tank_address
+
+    if not _uses_eip7702(rpc, chain, tank_address(xpub), quote):
+        return []  # a node that lost type-4 support cannot clear; the next pass tries again
+    tank = tank_address(xpub)
+    gas = sweeping.NATIVE_GAS + sweeping.CLEAR_ITEM_GAS * len(to_clear)
+    if native_balance(rpc, tank) < sweeping.max_gas_cost(gas, quote):
+        result.waiting_for_tank += len(to_clear)
+        return []
+    items = tuple((Candidate(pid, address, index, None, None, 18, ()), 0) for pid, index, address in to_clear)
+    return [_Planned(SweepKind.CLEAR, tank, None, tank, 0, 0, gas, "0x", items)]
+
+
 def _minimum(chain: ChainConfig, c: Candidate) -> int:
     if c.token is None:
         return chain.sweep_min_base
@@ -557,104 +681,133 @@ def _sign(
 ) -> list[NewSweep]:
     """Nonces from the node ("pending") and from our own records, whichever is higher;
     then one signature per transaction, with the key the Keyring derived AND checked
-    against the xpub's address for that index (the tank's: m/44'/60'/0'/1/0). A batch's
-    deposits each sign an authorization at their mined nonce."""
+    against the xpub's address for that index (the tank's: m/44'/60'/0'/1/0). The
+    deposits of a batch or a clearing transaction each sign an authorization. A deposit
+    the configured xpub does not derive (the xpub was changed) is left out, with a warning."""
     from ctripctl.chain.accounts import nonces
-    from ctripctl.db.sweeps import NewSweep
-    from ctripctl.evm.transactions import Unsigned, create_address, sign
+    from ctripctl.evm.transactions import Unsigned, sign
 
-    pending = nonces(rpc, [p.sender for p in planned], "pending")
+    planned = [
+        q for p in _authorize(rpc, chain, keyring, planned) if (q := _with_key(p, keyring, chain)) is not None
+    ]
+    pending = nonces(rpc, [p.sender for p, _, _ in planned], "pending")
     next_nonce = {a: max(n, state.next_nonce.get(a, 0)) for a, n in pending.items()}
-    batches = _authorize_batches(rpc, chain, keyring, [p for p in planned if p.kind is SweepKind.BATCH])
     signed: list[NewSweep] = []
-    for p in planned:
-        key = keyring.tank_key() if p.key is None else keyring.deposit_key(*p.key)
+    for p, key, authorizations in planned:
         nonce = next_nonce[p.sender]
         next_nonce[p.sender] = nonce + 1
-        to, data, gas, authorizations = p.to, p.data, p.gas, ()
-        if p.kind is SweepKind.BATCH:
-            data, gas, authorizations = batches[id(p)]
-        tx = sign(Unsigned(chain.chain_id, nonce, to, p.value, gas, quote, data, authorizations), key)
-        c = p.candidates[0][0] if p.candidates else None
-        single = p.kind in (SweepKind.NATIVE, SweepKind.TOKEN)
-        signed.append(
-            NewSweep(
-                kind=p.kind,
-                from_address=p.sender,
-                to_address=create_address(p.sender, nonce)
-                if p.kind is SweepKind.DEPLOY
-                else (chain.treasury or "" if p.kind is SweepKind.TOKEN else p.to),
-                token=c.token if c is not None and p.kind is SweepKind.TOKEN else None,
-                token_address=c.token_address if c is not None and p.kind is SweepKind.TOKEN else None,
-                amount_base=p.amount,
-                nonce=nonce,
-                gas_limit=gas,
-                fee=quote.to_json(),
-                tx_hash=tx.tx_hash,
-                raw_tx=tx.raw,
-                payment_ids=tuple(c.payment_id for c, _ in p.candidates),
-                transfer_ids=c.transfer_ids if c is not None and single else (),
-                items=tuple(_item(c, amount) for c, amount in p.candidates)
-                if p.kind is SweepKind.BATCH
-                else (),
-                treasury=chain.treasury if p.kind is SweepKind.DEPLOY else None,
-            )
-        )
+        tx = sign(Unsigned(chain.chain_id, nonce, p.to, p.value, p.gas, quote, p.data, authorizations), key)
+        signed.append(_recorded(p, chain, nonce, quote, tx.tx_hash, tx.raw))
     return signed
 
 
-def _item(c: Candidate, amount: int) -> NewItem:
-    from ctripctl.db.sweeps import NewItem
+def _with_key(
+    p: tuple[_Planned, tuple[Authorization, ...]], keyring: Keyring, chain: ChainConfig
+) -> tuple[_Planned, bytes, tuple[Authorization, ...]] | None:
+    planned, authorizations = p
+    if planned.key is None:
+        return planned, keyring.tank_key(), authorizations
+    try:
+        return planned, keyring.deposit_key(*planned.key), authorizations
+    except InputError as exc:
+        log.warning("chain %s: %s; its sweep is skipped", chain.name, exc)
+        return None
 
-    assert c.token_address is not None
-    return NewItem(c.payment_id, c.address, c.token, c.token_address, amount, c.transfer_ids)
+
+def _recorded(
+    p: _Planned, chain: ChainConfig, nonce: int, quote: FeeQuote, tx_hash: str, raw: str
+) -> NewSweep:
+    """The sweeps row of one signed transaction."""
+    from ctripctl.db.sweeps import NewItem, NewSweep
+    from ctripctl.evm.transactions import create_address
+
+    c = p.candidates[0][0] if p.candidates else None
+    if p.kind is SweepKind.DEPLOY:
+        to = create_address(p.sender, nonce)
+    elif p.kind is SweepKind.TOKEN:
+        to = chain.treasury or ""
+    else:
+        to = p.to
+    with_items = p.kind in (SweepKind.BATCH, SweepKind.CLEAR)
+    return NewSweep(
+        kind=p.kind,
+        from_address=p.sender,
+        to_address=to,
+        token=c.token if c is not None and p.kind is SweepKind.TOKEN else None,
+        token_address=c.token_address if c is not None and p.kind is SweepKind.TOKEN else None,
+        amount_base=p.amount,
+        nonce=nonce,
+        gas_limit=p.gas,
+        fee=quote.to_json(),
+        tx_hash=tx_hash,
+        raw_tx=raw,
+        payment_ids=tuple(c.payment_id for c, _ in p.candidates),
+        transfer_ids=c.transfer_ids
+        if c is not None and p.kind in (SweepKind.NATIVE, SweepKind.TOKEN)
+        else (),
+        items=tuple(
+            NewItem(c.payment_id, c.address, c.token, c.token_address, amount, c.transfer_ids)
+            for c, amount in p.candidates
+        )
+        if with_items
+        else (),
+        treasury=chain.treasury if p.kind is SweepKind.DEPLOY else None,
+    )
 
 
-def _authorize_batches(
-    rpc: RpcClient, chain: ChainConfig, keyring: Keyring, batches: list[_Planned]
-) -> dict[int, tuple[str, int, tuple[Authorization, ...]]]:
-    """Per batch: its call data, its gas (eth_estimateGas with the authorizations, plus the
-    margin; the planned bound where the node cannot estimate), and the authorizations each
-    deposit signs at its mined nonce (deposits never send transactions themselves here)."""
+def _authorize(
+    rpc: RpcClient, chain: ChainConfig, keyring: Keyring, planned: list[_Planned]
+) -> list[tuple[_Planned, tuple[Authorization, ...]]]:
+    """Each planned transaction with its EIP-7702 authorizations (none for most kinds).
+
+    A batch's deposits delegate to the SweepDelegate, a clearing transaction's to no code,
+    each at its mined nonce (deposits never send transactions themselves in this mode).
+    A batch's call data names each deposit's planned amount; its gas is eth_estimateGas
+    with the authorizations plus the margin, never above the planned bound (which is what
+    the tank was checked for)."""
     from ctripctl.chain.accounts import estimate_gas, nonces
-    from ctripctl.evm.transactions import authorize, sweep_many_data
+    from ctripctl.evm.transactions import NO_DELEGATE, authorize, sweep_many_data
 
-    if not batches:
-        return {}
-    deposits = [c.address for p in batches for c, _ in p.candidates]
-    used = nonces(rpc, deposits, "latest")
-    prepared = {}
-    for p in batches:
-        auths = tuple(
-            authorize(
-                chain.chain_id,
-                p.to,
-                used[c.address],
-                keyring.deposit_key(c.derivation_index, c.address),
-                c.address,
+    typed = [p for p in planned if p.kind in _TYPED]
+    if not typed:
+        return [(p, ()) for p in planned]
+    used = nonces(rpc, [c.address for p in typed for c, _ in p.candidates], "latest")
+    ready: dict[int, tuple[_Planned, tuple[Authorization, ...]]] = {}
+    for p in typed:
+        delegate = p.to if p.kind is SweepKind.BATCH else NO_DELEGATE
+        items, auths = [], []
+        for c, amount in p.candidates:
+            try:
+                key = keyring.deposit_key(c.derivation_index, c.address)
+            except InputError as exc:
+                log.warning("chain %s: %s; left out of the batch", chain.name, exc)
+                continue
+            items.append((c, amount))
+            auths.append(authorize(chain.chain_id, delegate, used[c.address], key, c.address))
+        if not items:
+            continue
+        data = "0x"
+        if p.kind is SweepKind.BATCH:
+            data = sweep_many_data(
+                [c.address for c, _ in items],
+                [c.token_address or "" for c, _ in items],
+                [a for _, a in items],
             )
-            for c, _ in p.candidates
-        )
-        data = sweep_many_data(
-            [c.address for c, _ in p.candidates], [c.token_address or "" for c, _ in p.candidates]
-        )
-        prepared[id(p)] = (data, p.gas, auths)
+        amount = sum(a for _, a in items)
+        ready[id(p)] = (replace(p, candidates=tuple(items), data=data, amount=amount), tuple(auths))
     estimates = estimate_gas(
         rpc,
         [
-            {
-                "from": p.sender,
-                "to": p.to,
-                "data": prepared[id(p)][0],
-                "authorizationList": [a.to_rpc() for a in prepared[id(p)][2]],
-            }
-            for p in batches
+            {"from": q.sender, "to": q.to, "data": q.data, "authorizationList": [a.to_rpc() for a in auths]}
+            for q, auths in ready.values()
         ],
     )
-    for p, estimate in zip(batches, estimates, strict=True):
-        data, bound, auths = prepared[id(p)]
-        prepared[id(p)] = (data, min(bound, sweeping.with_margin(estimate)) if estimate else bound, auths)
-    return prepared
+    for key, estimate in zip(list(ready), estimates, strict=True):
+        q, auths = ready[key]
+        if estimate:
+            ready[key] = (replace(q, gas=min(q.gas, sweeping.with_margin(estimate))), auths)
+    # A typed transaction whose every deposit was left out is dropped from the plan.
+    return [ready.get(id(p), (p, ())) for p in planned if id(p) in ready or p.kind not in _TYPED]
 
 
 def _plan_object(p: _Planned, tx_hash: str | None, status: str) -> list[dict[str, Any]]:
@@ -689,7 +842,7 @@ def _plan_object(p: _Planned, tx_hash: str | None, status: str) -> list[dict[str
 def _sent_objects(s: NewSweep) -> list[dict[str, Any]]:
     """The `sweeps` entries of one recorded transaction (a batch: one per deposit)."""
     base = {"kind": s.kind.value, "tx_hash": s.tx_hash}
-    if s.kind is SweepKind.BATCH:
+    if s.kind in _TYPED:
         return [
             {**base, "address": i.address, "token": i.token, "amount_base": str(i.amount_base)}
             for i in s.items

@@ -337,6 +337,9 @@ def test_a_nonce_spent_by_another_transaction_marks_the_sweep_dropped_and_replan
     other = sign(Unsigned(31337, 0, chain.accounts[5], 1, 21_000, quote), key)
     anvil.rpc("eth_sendRawTransaction", other.raw)
     chain.mine(1)
+    waiting = sweep(setup)  # spent, but not yet deep: it could still be a reorg away from ours
+    assert (waiting["dropped"], waiting["planned"]) == (0, 0), waiting
+    chain.mine(3)
 
     result = sweep(setup)
     assert (result["dropped"], result["planned"], result["sent"]) == (1, 1, 1), result

@@ -136,14 +136,13 @@ def test_a_token_that_reverts_inside_the_batch_loses_no_other_deposit(
     assert tokens_of(token, TREASURY) == 10 * USDT
     assert cli.ok("payment", "show", bad_payment["id"])["status"] == "confirmed"
     assert tokens_of(paused, bad_payment["address"]) == 7 * USDT  # still there, still tracked
-    assert after["planned"] == 1  # and planned again at once, alone
-    assert {s["address"] for s in after["sweeps"]} == {bad_payment["address"]}
+    assert after["clears_sent"] == 1  # the batch is mined: its deposits' delegations are cleared
 
     paused.functions.setPaused(False).transact({"from": chain.accounts[0]})
     chain.mine(3)
-    again = sweep(cli)
-    assert again["settled"] == 0, again  # that retry failed too (it ran while still paused)
-    assert again["sent"] == 1  # so the deposit goes out once more, now that the token moves
+    again = sweep(cli)  # the clearing is deep: the failed deposit is planned again, alone
+    assert (again["planned"], again["sent"]) == (1, 1), again
+    assert {s["address"] for s in again["sweeps"]} == {bad_payment["address"]}
     chain.mine(3)
     assert sweep(cli)["settled"] == 1
     assert tokens_of(paused, TREASURY) == 7 * USDT
@@ -169,7 +168,8 @@ def test_a_crash_between_signing_and_broadcast_resends_the_same_batch(
     chain.mine(3)
     assert sweep(cli)["settled"] == 3
     assert tokens_of(token, TREASURY) == 9 * USDT
-    assert [r.kind for r in sweep_rows(database_url)] == ["deploy", "batch7702"]  # one batch, ever
+    # One batch, ever (then the transaction that clears the deposits' delegations).
+    assert [r.kind for r in sweep_rows(database_url)] == ["deploy", "batch7702", "clear7702"]
     for p in payments:
         assert cli.ok("payment", "show", p["id"])["swept_base"] == str(3 * USDT)
 
@@ -204,24 +204,32 @@ def test_a_delegated_deposit_still_takes_payments_and_only_the_sponsor_can_drive
     payment = paid_and_confirmed(cli, chain, "6", token)
     chain.send_eth(TANK, ETH, sender=chain.accounts[0])
     delegate = deploy_delegate(cli, chain, database_url, waiting=1)
-    sweep(cli)
-    chain.mine(3)
-    assert sweep(cli)["settled"] == 1
+    assert sweep(cli)["batches_sent"] == 1
     deposit = chain.w3.to_checksum_address(payment["address"])
-    assert chain.w3.eth.get_code(deposit) != b""
+    assert chain.w3.eth.get_code(deposit).hex() == "ef0100" + delegate[2:].lower()
 
-    # Nobody but the sponsor can make it move tokens, even to the treasury.
+    # While delegated, nobody but the sponsor can make it move tokens, even to the treasury.
     stranger = chain.accounts[4]
     as_deposit = chain.w3.eth.contract(address=deposit, abi=DELEGATE_ABI)
     with pytest.raises(Exception, match="not the sponsor"):
-        as_deposit.functions.sweep(token.address).call({"from": stranger})
+        as_deposit.functions.sweep(token.address, 1).call({"from": stranger})
     at_delegate = chain.w3.eth.contract(address=chain.w3.to_checksum_address(delegate), abi=DELEGATE_ABI)
     with pytest.raises(Exception, match="not the sponsor"):
-        at_delegate.functions.sweepMany([deposit], [token.address]).call({"from": stranger})
+        at_delegate.functions.sweepMany([deposit], [token.address], [1]).call({"from": stranger})
     assert at_delegate.functions.TREASURY().call() == TREASURY
 
-    # A late payment after the delegation: plain ETH is accepted, tokens are detected and swept.
-    assert chain.send_eth(deposit, 10**15)["status"] == 1
+    # The next pass clears the delegation; at depth the payment settles.
+    assert sweep(cli)["clears_sent"] == 1
+    assert chain.w3.eth.get_code(deposit) == b""
+    chain.mine(3)
+    assert sweep(cli)["settled"] == 1
+
+    # A late payment after all that: a plain 21,000-gas ETH send goes through (no code is
+    # left to run), and late tokens are detected and swept.
+    eth_tx = chain.w3.eth.send_transaction(
+        {"from": chain.payer, "to": deposit, "value": 10**15, "gas": 21_000}
+    )
+    assert chain.w3.eth.wait_for_transaction_receipt(eth_tx)["status"] == 1
     chain.send_token(token, deposit, 2 * USDT)
     chain.mine(3)
     cli.ok("scan", "--chain", "local")
@@ -231,6 +239,6 @@ def test_a_delegated_deposit_still_takes_payments_and_only_the_sponsor_can_drive
     assert event_types(database_url, payment["id"])[-1] == "payment.detected"
     assert sweep(cli)["sent"] == 1
     chain.mine(3)
-    sweep(cli)
+    sweep(cli)  # mined at depth: settles (already settled: only swept_base grows); and clears
     assert cli.ok("payment", "show", payment["id"])["swept_base"] == str(8 * USDT)
     assert tokens_of(token, TREASURY) == 8 * USDT

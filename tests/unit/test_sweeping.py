@@ -17,6 +17,7 @@ from ctripctl.domain.sweeping import (
     FeeType,
     Receipt,
     SweepStatus,
+    Verdict,
     eip1559_quote,
     judge,
     legacy_quote,
@@ -99,34 +100,51 @@ statuses = st.sampled_from(list(SweepStatus))
 receipts = st.one_of(st.none(), st.builds(Receipt, st.integers(0, 10**6), st.just("0xab"), st.booleans()))
 
 
-@given(statuses, st.integers(0, 50), receipts, st.integers(0, 60), st.booleans())
+@given(statuses, st.integers(0, 50), receipts, st.integers(0, 60), st.integers(0, 60), st.booleans())
 def test_a_verdict_never_lets_a_transaction_that_may_still_be_mined_go(
-    status: SweepStatus, nonce: int, receipt: Receipt | None, used: int, deep: bool
+    status: SweepStatus, nonce: int, receipt: Receipt | None, used: int, deep_count: int, deep: bool
 ) -> None:
-    verdict = judge(status, nonce, receipt=receipt, nonce_used=used, deep_enough=deep and receipt is not None)
+    deep_count = min(deep_count, used)  # the count at depth never exceeds the latest one
+    verdict = judge(
+        status,
+        nonce,
+        receipt=receipt,
+        nonce_used=used,
+        nonce_deep=deep_count,
+        deep_enough=deep and receipt is not None,
+    )
     if status not in LIVE:
         assert verdict.status is status and not verdict.rebroadcast  # final stays final
         return
     if verdict.status is SweepStatus.DROPPED:
-        assert receipt is None and used > nonce  # only when its nonce is provably spent
+        assert receipt is None and deep_count > nonce  # only when its nonce is spent for good
     if verdict.status in (SweepStatus.CONFIRMED, SweepStatus.REVERTED):
         assert receipt is not None and deep
     if verdict.rebroadcast:
         assert receipt is None and used <= nonce and verdict.status in LIVE
     if receipt is None and used <= nonce:
         assert verdict.rebroadcast  # never left unsent, never replaced by a new transaction
+    if receipt is None and deep_count <= nonce < used:
+        assert verdict.status is status and not verdict.rebroadcast  # spent above depth: wait
 
 
 def test_verdicts_follow_the_evidence() -> None:
     signed, sent, mined = SweepStatus.SIGNED, SweepStatus.SENT, SweepStatus.MINED
-    assert judge(signed, 0, receipt=None, nonce_used=0, deep_enough=False).rebroadcast
-    assert judge(signed, 0, receipt=None, nonce_used=0, deep_enough=False).status is signed
-    assert judge(sent, 3, receipt=None, nonce_used=4, deep_enough=False).status is SweepStatus.DROPPED
-    assert judge(sent, 3, receipt=RECEIPT, nonce_used=4, deep_enough=False).status is mined
-    assert judge(mined, 3, receipt=RECEIPT, nonce_used=4, deep_enough=True).status is SweepStatus.CONFIRMED
+
+    def verdict(
+        status: SweepStatus, nonce: int, receipt: Receipt | None, used: int, deep_count: int, deep: bool
+    ):
+        return judge(status, nonce, receipt=receipt, nonce_used=used, nonce_deep=deep_count, deep_enough=deep)
+
+    assert verdict(signed, 0, None, 0, 0, False).rebroadcast
+    assert verdict(signed, 0, None, 0, 0, False).status is signed
+    assert verdict(sent, 3, None, 4, 4, False).status is SweepStatus.DROPPED
+    assert verdict(sent, 3, None, 4, 3, False) == Verdict(sent)  # spent only above the depth: wait
+    assert verdict(sent, 3, RECEIPT, 4, 3, False).status is mined
+    assert verdict(mined, 3, RECEIPT, 4, 4, True).status is SweepStatus.CONFIRMED
     failed = Receipt(10, "0xab", success=False)
-    assert judge(mined, 3, receipt=failed, nonce_used=4, deep_enough=True).status is SweepStatus.REVERTED
-    reorged = judge(mined, 3, receipt=None, nonce_used=3, deep_enough=False)
+    assert verdict(mined, 3, failed, 4, 4, True).status is SweepStatus.REVERTED
+    reorged = verdict(mined, 3, None, 3, 3, False)
     assert (reorged.status, reorged.rebroadcast, reorged.block_hash) == (sent, True, None)
 
 
