@@ -189,7 +189,7 @@ def create(
             obj,
             title=f"{payment.id} ({'created' if created else 'existing'})",
             default_webhook=config.webhooks.default_url,
-            qr=is_terminal() and not no_qr,
+            qr=is_terminal() and not no_qr and obj["status"] in _PAYABLE,  # an existing reference may be paid
         )
 
 

@@ -134,9 +134,9 @@ def test_qr_code_on_a_terminal_only(config_file: Path, cli: Cli) -> None:
 
 # -- 2. depth and the wait ---------------------------------------------------------------------
 def test_confirm_explains_the_wait_and_show_gives_the_depth(
-    cli: Cli, chain: Chain, database_url: str
+    config_file: Path, cli: Cli, chain: Chain
 ) -> None:
-    p = create(cli)
+    p = create(cli, "--reference", "W-1")
     chain.send_eth(p["address"], ETH)
     scanned = cli.ok("scan")  # --chain left out: exactly one chain is configured
     assert scanned["transfers_found"] == 1
@@ -159,6 +159,10 @@ def test_confirm_explains_the_wait_and_show_gives_the_depth(
     assert (done["confirmed"], done["waiting"], done["waiting_from_block"]) == (0, 0, None)
     assert "waiting" not in cli("confirm").stdout
     assert cli.ok("payment", "show", p["id"])["status"] == "confirmed"
+    # Paid: no QR code inviting a second payment, on show or on a create that finds it again.
+    for args in (["payment", "show", p["id"]], ["payment", "create", "--amount", "1", "--reference", "W-1"]):
+        code, screen = run_on_terminal([*args, "--config", str(config_file)])
+        assert code == 0 and "confirmed" in screen and "▀" not in screen, screen
 
 
 # -- 4. tables at 80 and 200 columns -----------------------------------------------------------
