@@ -71,3 +71,13 @@ def config_file(tmp_path: Path, database_url: str, anvil: Anvil, token: Any) -> 
 @pytest.fixture
 def cli(config_file: Path) -> Cli:
     return Cli(config_file)
+
+
+@pytest.fixture
+def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test mnemonic in a 0600 file, named by CTRIP_MNEMONIC_FILE (for `sweep run`)."""
+    from tests.support.sweeping import mnemonic_file
+
+    path = mnemonic_file(tmp_path)
+    monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(path))
+    return path

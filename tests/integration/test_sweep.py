@@ -31,22 +31,18 @@ from tests.support.sweeping import (
     TANK,
     TREASURY,
     USDT,
+    eth_of,
     mnemonic_file,
+    nonce_of,
     paid_and_confirmed,
     sweep,
     sweep_config,
     sweep_process,
     sweep_rows,
+    tokens_of,
 )
 
 GWEI = 10**9
-
-
-@pytest.fixture
-def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = mnemonic_file(tmp_path)
-    monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(path))
-    return path
 
 
 @pytest.fixture
@@ -62,23 +58,11 @@ def setup(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: P
     )
 
 
-def balance(chain: Chain, address: str) -> int:
-    return chain.w3.eth.get_balance(chain.w3.to_checksum_address(address))
-
-
-def nonce(chain: Chain, address: str) -> int:
-    return chain.w3.eth.get_transaction_count(chain.w3.to_checksum_address(address))
-
-
-def token_balance(token: Any, address: str) -> int:
-    return token.functions.balanceOf(token.w3.to_checksum_address(address)).call()
-
-
 def test_native_sweep_is_recorded_sent_then_settles_at_depth(
     setup: Cli, chain: Chain, database_url: str
 ) -> None:
     payment = paid_and_confirmed(setup, chain, "1.5")
-    before = balance(chain, TREASURY)
+    before = eth_of(chain, TREASURY)
 
     first = sweep(setup)
     assert (first["planned"], first["sent"], first["topups_sent"]) == (1, 1, 0), first
@@ -87,11 +71,11 @@ def test_native_sweep_is_recorded_sent_then_settles_at_depth(
     [item] = first["sweeps"]
     assert item["address"] == payment["address"] and item["status"] == "sent" and item["token"] is None
     moved = int(item["amount_base"])
-    assert balance(chain, TREASURY) - before == moved  # anvil mined it at once
+    assert eth_of(chain, TREASURY) - before == moved  # anvil mined it at once
     # Only the unused part of the max fee stays behind: balance - value - fee paid.
     fee = first["fee"]["max_fee_per_gas"] * 21_000
     assert moved == int(payment["amount_base"]) - fee
-    assert 0 <= balance(chain, payment["address"]) <= fee
+    assert 0 <= eth_of(chain, payment["address"]) <= fee
 
     # Mined but not deep: not settled yet.
     second = sweep(setup)
@@ -111,7 +95,7 @@ def test_native_sweep_is_recorded_sent_then_settles_at_depth(
     # Nothing left to do, and nothing is sent twice.
     again = sweep(setup)
     assert (again["planned"], again["sent"], again["settled"]) == (0, 0, 0), again
-    assert balance(chain, TREASURY) - before == moved
+    assert eth_of(chain, TREASURY) - before == moved
     listed = setup.ok("sweep", "list", "--chain", "local")
     assert [s["tx_hash"] for s in listed] == [row.tx_hash]
     assert setup.ok("sweep", "show", row.id)["status"] == "confirmed"
@@ -128,12 +112,12 @@ def test_token_sweep_tops_up_gas_exactly_then_sweeps_the_tokens(
     [topup] = sweep_rows(database_url)
     assert (topup.kind, topup.from_address, topup.to_address) == ("topup", TANK, payment["address"])
     gas_needed = topup.amount_base
-    assert balance(chain, payment["address"]) == gas_needed  # exactly gas_limit × max fee
+    assert eth_of(chain, payment["address"]) == gas_needed  # exactly gas_limit × max fee
 
     second = sweep(setup)  # the top-up is mined: the token transfer goes out
     assert (second["sent"], second["topups_sent"]) == (1, 0), second
-    assert token_balance(token, TREASURY) == 250 * USDT
-    assert token_balance(token, payment["address"]) == 0
+    assert tokens_of(token, TREASURY) == 250 * USDT
+    assert tokens_of(token, payment["address"]) == 0
     token_row = sweep_rows(database_url)[1]
     assert (token_row.kind, token_row.token, token_row.to_address) == ("token", "USDT", TREASURY)
     assert token_row.amount_base == 250 * USDT
@@ -167,8 +151,8 @@ def test_an_empty_tank_holds_token_sweeps_but_not_native_ones(
     second = sweep(setup)
     assert (second["topups_sent"], second["waiting_for_tank"]) == (1, 0), second
     assert sweep(setup)["sent"] == 1
-    assert token_balance(token, TREASURY) == 10 * USDT
-    assert token_balance(token, tokens["address"]) == 0
+    assert tokens_of(token, TREASURY) == 10 * USDT
+    assert tokens_of(token, tokens["address"]) == 0
     codes = {p["code"] for p in setup("status", "--json").json()["problems"]}
     assert "gas_tank_low" not in codes
 
@@ -185,7 +169,7 @@ def test_the_fee_cap_and_the_minimum_hold_sweeps_back(
     result = sweep(capped)
     assert (result["skipped_fee_cap"], result["planned"], result["sent"]) == (1, 0, 0), result
     assert sweep_rows(database_url) == []
-    assert balance(chain, payment["address"]) == ETH
+    assert eth_of(chain, payment["address"]) == ETH
 
     (tmp_path / "ctrip.toml").unlink()
     high_min = Cli(
@@ -206,8 +190,8 @@ def test_a_legacy_chain_sweeps_to_exactly_zero(tmp_path: Path, database_url: str
         assert result["fee"]["type"] == "legacy" and result["fee"]["gas_price"] > 0, result
         assert result["fee"]["max_fee_per_gas"] is None
         assert result["sent"] == 1
-        assert balance(chain, payment["address"]) == 0
-        assert balance(chain, TREASURY) == int(payment["amount_base"]) - 21_000 * result["fee"]["gas_price"]
+        assert eth_of(chain, payment["address"]) == 0
+        assert eth_of(chain, TREASURY) == int(payment["amount_base"]) - 21_000 * result["fee"]["gas_price"]
     finally:
         node.stop()
 
@@ -219,7 +203,7 @@ def test_only_confirmed_money_is_swept(setup: Cli, chain: Chain, database_url: s
     [item] = result["sweeps"]
     fee = result["fee"]["max_fee_per_gas"] * 21_000
     assert int(item["amount_base"]) == ETH - fee  # the fresh 3 ETH stays until it is deep
-    assert balance(chain, payment["address"]) >= 3 * ETH
+    assert eth_of(chain, payment["address"]) >= 3 * ETH
 
 
 def test_a_second_pass_at_once_exits_6_and_changes_nothing(
@@ -245,7 +229,7 @@ def test_dry_run_signs_sends_and_writes_nothing(
     assert (result["planned"], result["sent"], result["dry_run"]) == (1, 0, True), result
     assert result["sweeps"][0]["tx_hash"] is None and result["sweeps"][0]["status"] == "planned"
     assert sweep_rows(database_url) == []
-    assert balance(chain, payment["address"]) == ETH
+    assert eth_of(chain, payment["address"]) == ETH
 
 
 # -- crashes, lost answers, dropped and reorged transactions -------------------------------
@@ -259,7 +243,7 @@ def test_a_kill_at_each_crash_point_ends_in_exactly_one_sweep(
     [row] = sweep_rows(database_url)
     assert row.status == "signed" and row.raw_tx.startswith("0x")  # recorded before the broadcast
     broadcast = fault == FAULT_AFTER_BROADCAST
-    assert balance(chain, TREASURY) == (row.amount_base if broadcast else 0)
+    assert eth_of(chain, TREASURY) == (row.amount_base if broadcast else 0)
 
     after = sweep(setup)
     assert after["planned"] == 0 and after["in_flight"] + after["mined"] >= 1, after
@@ -269,8 +253,8 @@ def test_a_kill_at_each_crash_point_ends_in_exactly_one_sweep(
     assert final["settled"] == 1, final
     [row] = sweep_rows(database_url)
     assert row.status == "confirmed"
-    assert balance(chain, TREASURY) == row.amount_base  # moved exactly once
-    assert nonce(chain, payment["address"]) == 1  # one transaction ever left the deposit
+    assert eth_of(chain, TREASURY) == row.amount_base  # moved exactly once
+    assert nonce_of(chain, payment["address"]) == 1  # one transaction ever left the deposit
     assert setup.ok("payment", "show", payment["id"])["status"] == "settled"
 
 
@@ -292,14 +276,14 @@ def test_a_lost_broadcast_answer_is_never_sent_again_under_a_new_nonce(
         assert lost.exit_code == 5, lost
         [row] = sweep_rows(database_url)
         assert row.status == "signed"
-        assert balance(chain, TREASURY) == row.amount_base  # it did go out (once)
+        assert eth_of(chain, TREASURY) == row.amount_base  # it did go out (once)
 
         proxy.hook = None  # the node answers again
         after = sweep(cli)
         assert (after["mined"], after["planned"], after["rebroadcast"]) == (1, 0, 0), after
     finally:
         proxy.stop()
-    assert nonce(chain, payment["address"]) == 1
+    assert nonce_of(chain, payment["address"]) == 1
     assert [r.status for r in sweep_rows(database_url)] == ["mined"]
 
 
@@ -320,7 +304,7 @@ def test_a_transaction_dropped_from_the_mempool_is_re_sent_with_the_same_bytes(
     assert sweep(setup)["mined"] == 1
     [again] = sweep_rows(database_url)
     assert (again.tx_hash, again.raw_tx, again.broadcasts) == (row.tx_hash, row.raw_tx, 2)
-    assert balance(chain, TREASURY) == row.amount_base
+    assert eth_of(chain, TREASURY) == row.amount_base
 
 
 def test_a_nonce_spent_by_another_transaction_marks_the_sweep_dropped_and_replans(
@@ -347,7 +331,7 @@ def test_a_nonce_spent_by_another_transaction_marks_the_sweep_dropped_and_replan
     assert (old.status, new.status, new.nonce) == ("dropped", "sent", 1)
     chain.mine(4)
     assert sweep(setup)["settled"] == 1
-    assert balance(chain, TREASURY) == new.amount_base  # the dropped one never moved money
+    assert eth_of(chain, TREASURY) == new.amount_base  # the dropped one never moved money
 
 
 def test_a_mined_sweep_reorged_away_goes_back_to_sent_and_settles_only_at_depth(
@@ -372,8 +356,8 @@ def test_a_mined_sweep_reorged_away_goes_back_to_sent_and_settles_only_at_depth(
     assert sweep(setup)["mined"] == 1
     chain.mine(3)
     assert sweep(setup)["settled"] == 1
-    assert balance(chain, TREASURY) == row.amount_base
-    assert nonce(chain, payment["address"]) == 1
+    assert eth_of(chain, TREASURY) == row.amount_base
+    assert nonce_of(chain, payment["address"]) == 1
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -444,6 +428,6 @@ def test_money_sent_after_settlement_is_seen_announced_and_swept_too(
     assert sweep(setup)["settled"] == 0  # already settled: no second payment.settled
     shown = setup.ok("payment", "show", payment["id"])
     assert shown["swept_base"] == str(first + second)
-    assert balance(chain, TREASURY) == first + second
+    assert eth_of(chain, TREASURY) == first + second
     assert event_types(database_url, payment["id"]).count("payment.settled") == 1
     assert sweep(setup)["planned"] == 0  # every credit moved once

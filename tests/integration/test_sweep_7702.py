@@ -23,22 +23,16 @@ from tests.support.sweeping import (
     TANK,
     TREASURY,
     USDT,
-    mnemonic_file,
+    eth_of,
     paid_and_confirmed,
     sweep,
     sweep_config,
     sweep_process,
     sweep_rows,
+    tokens_of,
 )
 
 DELEGATE_ABI = json.loads(DELEGATE_ARTIFACT.read_text())["abi"]
-
-
-@pytest.fixture
-def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = mnemonic_file(tmp_path)
-    monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(path))
-    return path
 
 
 def config(tmp_path: Path, url: str, rpc_url: str, token: Any, extra: str = "") -> Cli:
@@ -47,14 +41,6 @@ def config(tmp_path: Path, url: str, rpc_url: str, token: Any, extra: str = "") 
             tmp_path, database_url=url, rpc_url=rpc_url, token_address=token.address, chain_extra=extra
         )
     )
-
-
-def tokens_of(token: Any, address: str) -> int:
-    return token.functions.balanceOf(token.w3.to_checksum_address(address)).call()
-
-
-def eth_of(chain: Chain, address: str) -> int:
-    return chain.w3.eth.get_balance(chain.w3.to_checksum_address(address))
 
 
 def deploy_pausable(chain: Chain) -> Any:

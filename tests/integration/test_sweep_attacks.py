@@ -22,30 +22,17 @@ from tests.support.sweeping import (
     TANK,
     TREASURY,
     USDT,
+    eth_of,
     mnemonic_file,
     paid_and_confirmed,
     sweep,
     sweep_config,
     sweep_rows,
+    tokens_of,
 )
 
 GWEI = 10**9
 CONTRACTS = Path(__file__).parents[1] / "contracts"
-
-
-@pytest.fixture
-def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    path = mnemonic_file(tmp_path)
-    monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(path))
-    return path
-
-
-def eth_of(chain: Chain, address: str) -> int:
-    return chain.w3.eth.get_balance(chain.w3.to_checksum_address(address))
-
-
-def tokens_of(token: Any, address: str) -> int:
-    return token.functions.balanceOf(token.w3.to_checksum_address(address)).call()
 
 
 def deploy(chain: Chain, name: str) -> Any:

@@ -71,6 +71,18 @@ def paid_and_confirmed(cli: Cli, chain: Chain, amount: str, token: Any = None) -
     return shown
 
 
+def eth_of(chain: Chain, address: str) -> int:
+    return chain.w3.eth.get_balance(chain.w3.to_checksum_address(address))
+
+
+def tokens_of(token: Any, address: str) -> int:
+    return token.functions.balanceOf(token.w3.to_checksum_address(address)).call()
+
+
+def nonce_of(chain: Chain, address: str) -> int:
+    return chain.w3.eth.get_transaction_count(chain.w3.to_checksum_address(address))
+
+
 def sweep(cli: Cli, *extra: str) -> dict[str, Any]:
     return cli.ok("sweep", "run", "--chain", "local", *extra)
 
