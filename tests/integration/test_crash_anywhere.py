@@ -20,6 +20,12 @@ timeout + 60 s); the final flush runs in this process with its scheduling clock 
 past every lease (`flush(now=…)`) instead of sleeping a minute. Delivery is at least
 once: an event whose answer arrived but was not recorded before the kill is sent again,
 with the same `webhook-id` — receivers de-duplicate by it.
+
+The test was checked against two planted bugs, each caught: a claim that marks events
+delivered before sending them (events never reach the receiver), and a scan pass that
+commits its checkpoint in a transaction of its own before the credits (transfers lost).
+A bug whose window is narrow is caught only when a kill lands in it; run with more rounds
+or other seeds to look harder.
 """
 
 from __future__ import annotations
