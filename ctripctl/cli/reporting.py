@@ -2,9 +2,9 @@
 Prometheus textfile when `--metrics-file` is given. Shared by scan, confirm, flush,
 sweep and status.
 
-The summary line is for logs: on an interactive terminal the command's own panel says
-the same, so there a successful pass logs it only with `-v` (or `--log-format json`,
-which someone asked for on purpose). A failed pass always logs its WARNING line.
+The summary line is for logs: on an interactive terminal the command's own panel (or,
+when it failed, its one `Error: …` line) says the same, so there it is logged only with
+`-v` (or `--log-format json`, which someone asked for on purpose).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ def set_logging(verbosity: int, fmt: str) -> None:
     _settings["format"] = fmt
 
 
-def summary_wanted(ok: bool) -> bool:
-    """Log a pass's summary line? Always for logs (stderr not a terminal), -v, JSON logs
-    and failures; not on a terminal by default, where the panel already says it."""
-    if not ok or _settings["verbosity"] > 0 or _settings["format"] == "json":
+def summary_wanted() -> bool:
+    """Log a pass's summary line? Always for logs (stderr not a terminal), with -v and
+    JSON logs; not on a terminal by default, where the panel or the error says it."""
+    if _settings["verbosity"] > 0 or _settings["format"] == "json":
         return True
     return not sys.stderr.isatty()
 
@@ -36,7 +36,7 @@ def log_summary(
     command: str, chain: str | None, result: dict[str, Any], *, ok: bool, duration_s: float
 ) -> None:
     """`ops.logs.log_pass`, when `summary_wanted`."""
-    if summary_wanted(ok):
+    if summary_wanted():
         from ctripctl.ops.logs import log_pass
 
         log_pass(command, chain, result, ok=ok, duration_s=duration_s)

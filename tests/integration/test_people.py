@@ -26,6 +26,7 @@ from tests.support.evm import Chain
 ROOT = Path(__file__).resolve().parents[2]
 ETH = 10**18
 ANSI = re.compile(r"\x1b\[")
+ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run_on_terminal(args: list[str], *, columns: int = 100) -> tuple[int, str]:
@@ -309,6 +310,21 @@ def test_info_summary_line_is_for_logs(config_file: Path, cli: Cli, chain: Chain
     assert code == 0 and "INFO ctripctl.pass confirm chain=local ok=true" in screen, screen
     piped = run_piped(["confirm", *config])  # a log file, cron: the line is there
     assert piped.returncode == 0 and "INFO ctripctl.pass confirm chain=local ok=true" in piped.stderr
+    # A node that is down: one clean line on the terminal, the failed run's line in logs.
+    down = config_file.read_text().replace(cli_url := _rpc_url(config_file), "http://127.0.0.1:9")
+    config_file.write_text(down)
+    code, screen = run_on_terminal(["confirm", *config])
+    line = ANSI_CODE.sub("", screen).strip()
+    assert code == 5 and "\n" not in line and line.startswith("Error: "), screen
+    piped = run_piped(["confirm", *config])
+    assert piped.returncode == 5 and "WARNING ctripctl.pass confirm chain=local ok=false" in piped.stderr
+    assert cli_url not in down
+
+
+def _rpc_url(config: Path) -> str:
+    found = re.search(r'rpc_urls = \["([^"]+)"\]', config.read_text())
+    assert found is not None
+    return found.group(1)
 
 
 def test_no_escape_codes_off_a_terminal(config_file: Path, cli: Cli, chain: Chain) -> None:
