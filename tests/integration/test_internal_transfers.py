@@ -1,0 +1,244 @@
+"""chain/internal.py against real anvil: ETH sent from inside contract calls (a batch
+payout, tests/contracts/EthPayout.sol) found by balance reconciliation, bisection and one
+trace per block; a node without tracing (a proxy answering -32601) falls back to `balance`
+arrivals at the bisected block; never a credit that did not happen."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from web3 import Web3
+
+from ctripctl.chain.internal import Arrival, reconcile
+from ctripctl.chain.rpc import RpcClient
+from ctripctl.errors import NodeUnavailable
+from tests.support.anvil import Anvil
+from tests.support.evm import CONTRACTS, Chain
+from tests.support.rpc_proxy import Answer, RpcProxy
+
+PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
+A, B, C = ("0x" + ch * 40 for ch in "abc")
+
+
+@pytest.fixture
+def payout(chain: Chain) -> Any:
+    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        factory.constructor().transact({"from": chain.accounts[0]})
+    )
+    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
+
+
+def pay(chain: Chain, payout: Any, pairs: list[tuple[str, int]]) -> dict[str, Any]:
+    tx = payout.functions.payout(
+        [Web3.to_checksum_address(a) for a, _ in pairs], [w for _, w in pairs]
+    ).transact({"from": chain.payer, "value": sum(w for _, w in pairs)})
+    return chain.w3.eth.wait_for_transaction_receipt(tx)
+
+
+@pytest.fixture
+def rpc(anvil: Anvil) -> Iterator[RpcClient]:
+    with RpcClient([anvil.url], attempts=1) as client:
+        yield client
+
+
+def refusing(prefixes: tuple[str, ...]) -> Callable[[Any, Callable[[Any], Answer]], Answer]:
+    """A node without these method families: "method not found" (-32601) for them."""
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        calls = body if isinstance(body, list) else [body]
+        status, answer = forward(calls)
+        for item, call in zip(answer, calls, strict=True):
+            if call["method"].startswith(prefixes):
+                item.pop("result", None)
+                item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
+        return status, answer
+
+    return hook
+
+
+def test_a_batch_payout_is_found_in_its_block_with_its_transaction(
+    chain: Chain, payout: Any, rpc: RpcClient
+) -> None:
+    start = chain.head + 1
+    chain.mine(3)
+    first = pay(chain, payout, [(A, 5 * 10**17), (B, 3 * 10**17)])
+    chain.mine(4)
+    second = pay(chain, payout, [(A, 2 * 10**17)])
+    top = chain.send_eth(C, 10**18)  # a top-level credit the scan recorded itself
+    chain.mine(2)
+    end = chain.head
+
+    found = reconcile(rpc, start, end, [A, B, C], {C: [(top["blockNumber"], 10**18)]})
+
+    assert sorted(found.arrivals, key=lambda x: (x.block_number, x.address)) == [
+        Arrival(
+            A,
+            first["blockNumber"],
+            5 * 10**17,
+            "internal",
+            first["transactionHash"].to_0x_hex(),
+            0,
+            payout.address.lower(),
+        ),
+        Arrival(
+            B,
+            first["blockNumber"],
+            3 * 10**17,
+            "internal",
+            first["transactionHash"].to_0x_hex(),
+            1,
+            payout.address.lower(),
+        ),
+        Arrival(
+            A,
+            second["blockNumber"],
+            2 * 10**17,
+            "internal",
+            second["transactionHash"].to_0x_hex(),
+            0,
+            payout.address.lower(),
+        ),
+    ]
+    assert found.skipped == {} and found.traced_blocks == 2
+    assert found.balances == {A: 7 * 10**17, B: 3 * 10**17, C: 10**18}
+
+
+def test_nothing_unseen_costs_two_balance_reads_per_address_and_no_trace(
+    chain: Chain, rpc: RpcClient
+) -> None:
+    start = chain.head + 1
+    top = chain.send_eth(A, 10**18)
+    chain.mine(5)
+    found = reconcile(rpc, start, chain.head, [A, B], {A: [(top["blockNumber"], 10**18)]})
+    assert found.arrivals == [] and found.traced_blocks == 0 and found.requests == 2
+    assert reconcile(rpc, start, chain.head, [A, B], {}, mode="off").requests == 0
+
+
+def test_a_reverted_nested_payout_is_no_credit(chain: Chain, payout: Any, rpc: RpcClient) -> None:
+    start = chain.head + 1
+    tx = payout.functions.payoutThenRevert(Web3.to_checksum_address(A)).transact(
+        {"from": chain.payer, "value": 10**17}
+    )
+    chain.w3.eth.wait_for_transaction_receipt(tx)
+    chain.mine(2)
+    found = reconcile(rpc, start, chain.head, [A], {})
+    assert found.arrivals == [] and chain.w3.eth.get_balance(Web3.to_checksum_address(A)) == 0
+
+
+@pytest.mark.parametrize("refused", [("debug_",), ("debug_", "trace_")])
+def test_a_node_without_tracing_falls_back(
+    anvil: Anvil, chain: Chain, payout: Any, refused: tuple[str, ...]
+) -> None:
+    start = chain.head + 1
+    paid = pay(chain, payout, [(A, 4 * 10**17), (B, 10**17)])
+    chain.mine(6)
+    proxy = RpcProxy(anvil.url, hook=refusing(refused))
+    try:
+        with RpcClient([proxy.url], attempts=1) as rpc:
+            found = reconcile(rpc, start, chain.head, [A, B], {})
+            if refused == ("debug_",):  # trace_block answers
+                assert {(x.address, x.via, x.tx_hash) for x in found.arrivals} == {
+                    (A, "internal", paid["transactionHash"].to_0x_hex()),
+                    (B, "internal", paid["transactionHash"].to_0x_hex()),
+                }
+            else:  # balance arrivals at the bisected block, no transaction
+                assert sorted(
+                    (x.address, x.block_number, x.amount, x.via, x.tx_hash) for x in found.arrivals
+                ) == [
+                    (A, paid["blockNumber"], 4 * 10**17, "balance", None),
+                    (B, paid["blockNumber"], 10**17, "balance", None),
+                ]
+                assert any("neither" in note for note in found.notes)
+                with pytest.raises(NodeUnavailable, match="trace"):
+                    reconcile(rpc, start, chain.head, [A, B], {}, mode="trace")
+    finally:
+        proxy.stop()
+
+
+def test_a_balance_change_no_transaction_shows_is_a_balance_arrival(
+    chain: Chain, payout: Any, rpc: RpcClient
+) -> None:
+    start = chain.head + 1
+    chain.mine(2)
+    paid = pay(chain, payout, [(A, 10**17)])
+    # A validator withdrawal: the balance grows in a block without any transaction to it
+    # (anvil_setBalance edits the state of its latest block).
+    withdrawn = chain.mine(1)
+    chain.anvil.rpc("anvil_setBalance", A, hex(10**17 + 3 * 10**16))
+    chain.mine(3)
+    found = reconcile(rpc, start, chain.head, [A], {})
+    assert sorted((x.block_number, x.amount, x.via) for x in found.arrivals) == [
+        (paid["blockNumber"], 10**17, "internal"),
+        (withdrawn, 3 * 10**16, "balance"),
+    ]
+
+
+def test_an_address_that_sent_what_we_do_not_know_is_skipped(
+    chain: Chain, payout: Any, rpc: RpcClient
+) -> None:
+    own = chain.accounts[5].lower()  # a watched address whose key someone else uses
+    start = chain.head + 1
+    pay(chain, payout, [(own, 10**18)])
+    chain.send_eth(A, 10**17, sender=chain.accounts[5])
+    chain.mine(2)
+    found = reconcile(rpc, start, chain.head, [own], {})
+    assert found.arrivals == [] and "nonce" in found.skipped[own]
+
+
+def test_our_own_sweep_is_explained_by_the_ledger(chain: Chain, payout: Any, rpc: RpcClient) -> None:
+    own = chain.accounts[6].lower()
+    start = chain.head + 1
+    paid = pay(chain, payout, [(own, 10**18)])
+    sweep = chain.send_eth(A, 5 * 10**17, sender=chain.accounts[6])
+    chain.mine(2)
+    cost = 5 * 10**17 + sweep["gasUsed"] * sweep["effectiveGasPrice"]
+    known = {own: [(sweep["blockNumber"], -cost)], A: [(sweep["blockNumber"], 5 * 10**17)]}
+    found = reconcile(rpc, start, chain.head, [own, A], known, sent={own: 1})
+    assert [(x.address, x.block_number, x.amount, x.via) for x in found.arrivals] == [
+        (own, paid["blockNumber"], 10**18, "internal")
+    ]
+
+
+def test_a_pruned_node_attributes_what_it_cannot_place_to_its_earliest_state(
+    anvil: Anvil, chain: Chain, payout: Any
+) -> None:
+    start = chain.head + 1
+    early = pay(chain, payout, [(A, 10**17)])
+    chain.mine(5)
+    earliest = chain.head  # the node keeps state from here on
+    late = pay(chain, payout, [(A, 2 * 10**17)])
+    chain.mine(2)
+
+    def pruned(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        calls = body if isinstance(body, list) else [body]
+        status, answer = forward(calls)
+        for item, call in zip(answer, calls, strict=True):
+            if call["method"] == "eth_getBalance" and int(call["params"][1], 16) < earliest:
+                item.pop("result", None)
+                item["error"] = {"code": -32000, "message": "missing trie node"}
+        return status, answer
+
+    proxy = RpcProxy(anvil.url, hook=pruned)
+    try:
+        with RpcClient([proxy.url], attempts=1) as rpc:
+            # The balance before the range is known (kept from the last pass): the early
+            # payout cannot be placed, so it is attributed to the earliest state, as balance.
+            kept = reconcile(rpc, start, chain.head, [A], {}, bases={A: 0})
+            assert sorted((x.block_number, x.amount, x.via) for x in kept.arrivals) == [
+                (earliest, 10**17, "balance"),
+                (late["blockNumber"], 2 * 10**17, "internal"),
+            ]
+            assert early["blockNumber"] < earliest
+            assert any(f"attributed to block {earliest}" in note for note in kept.notes)
+            # Unknown: reconciled from the earliest state on, said in the notes.
+            unknown = reconcile(rpc, start, chain.head, [A], {})
+            assert [(x.block_number, x.amount) for x in unknown.arrivals] == [
+                (late["blockNumber"], 2 * 10**17)
+            ]
+            assert any(f"no state before block {earliest}" in note for note in unknown.notes)
+    finally:
+        proxy.stop()
