@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from web3 import Web3
 
 from ctripctl.chain.internal import Arrival, reconcile
@@ -242,3 +244,54 @@ def test_a_pruned_node_attributes_what_it_cannot_place_to_its_earliest_state(
             assert any(f"no state before block {earliest}" in note for note in unknown.notes)
     finally:
         proxy.stop()
+
+
+# -- property: every wei that arrives is found once ---------------------------------------
+
+_WATCHED = [A, B, C]
+_step = st.one_of(
+    st.tuples(st.just("send"), st.sampled_from(_WATCHED), st.integers(1, 10**18)),
+    st.tuples(
+        st.just("payout"),
+        st.lists(st.tuples(st.sampled_from(_WATCHED), st.integers(1, 10**18)), min_size=1, max_size=3),
+    ),
+    st.tuples(st.just("withdrawal"), st.sampled_from(_WATCHED), st.integers(1, 10**18)),
+    st.tuples(st.just("mine"), st.integers(1, 5)),
+)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_step, min_size=1, max_size=6), mode=st.sampled_from(["auto", "balance"]))
+def test_known_credits_and_arrivals_add_up_to_the_balance_increase(
+    chain: Chain, payout: Any, rpc: RpcClient, steps: list[Any], mode: str
+) -> None:
+    """For addresses nothing else touches, the top-level credits the scan records plus
+    the arrivals reconciliation finds are exactly each balance's increase: none missed,
+    none counted twice, whatever mix of transfers, payouts and withdrawals, and however
+    they share blocks."""
+    base = chain.head
+    before = {a: chain.w3.eth.get_balance(Web3.to_checksum_address(a)) for a in _WATCHED}
+    known: dict[str, list[tuple[int, int]]] = {}
+    for step in steps:
+        if step[0] == "send":
+            receipt = chain.send_eth(step[1], step[2])
+            known.setdefault(step[1], []).append((receipt["blockNumber"], step[2]))
+        elif step[0] == "payout":
+            pay(chain, payout, step[1])
+        elif step[0] == "withdrawal":
+            chain.mine(1)  # anvil_setBalance edits the latest block's state: one in the range
+            balance = chain.w3.eth.get_balance(Web3.to_checksum_address(step[1]))
+            chain.anvil.rpc("anvil_setBalance", step[1], hex(balance + step[2]))
+        else:
+            chain.mine(step[1])
+    end = chain.mine(1)
+    found = reconcile(rpc, base + 1, end, _WATCHED, known, mode=mode)
+    assert found.skipped == {}
+    for a in _WATCHED:
+        increase = chain.w3.eth.get_balance(Web3.to_checksum_address(a)) - before[a]
+        credited = sum(w for _, w in known.get(a, [])) + sum(
+            x.amount for x in found.arrivals if x.address == a
+        )
+        assert credited == increase, (a, found.arrivals)
+    keys = [(x.tx_hash, x.position) for x in found.arrivals if x.via == "internal"]
+    assert len(keys) == len(set(keys))
