@@ -12,6 +12,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.support.anvil import Anvil
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -25,7 +29,12 @@ def ctripctl(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_commands_leave_the_sqlite_database_folded(tmp_path: Path) -> None:
+def test_commands_leave_the_sqlite_database_folded(
+    tmp_path: Path, anvil: Anvil, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The starter's node (127.0.0.1:8545) is this test's anvil: the first payment asks it
+    # whether the new wallet's addresses are unused.
+    monkeypatch.setenv("CTRIP_RPC_URLS_LOCAL", anvil.url)
     assert ctripctl(tmp_path, "init", "--json").returncode == 0
     assert not list(tmp_path.glob("ctrip.db-*"))  # no -wal / -shm left behind
 

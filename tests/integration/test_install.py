@@ -72,8 +72,11 @@ def test_wheel_installs_and_migrates(tmp_path: Path) -> None:
     assert where[1] == str(site / "ctripctl" / "_alembic"), where
     assert (site / "ctripctl" / "_alembic" / "versions").is_dir()
 
-    config = write_config(
-        tmp_path / "ctrip.toml", database_url="sqlite:///installed.db", rpc_urls=["http://127.0.0.1:9"]
+    config = write_config(  # no node: first_index set, the first payment asks none
+        tmp_path / "ctrip.toml",
+        database_url="sqlite:///installed.db",
+        rpc_urls=["http://127.0.0.1:9"],
+        first_index=0,
     )
     ctripctl = env_dir / "bin" / "ctripctl"  # the console script of the wheel
     upgraded = json.loads(run(ctripctl, "db", "upgrade", "--config", config, "--json", cwd=tmp_path).stdout)

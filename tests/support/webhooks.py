@@ -33,7 +33,8 @@ def hook_config(
     extra = f'timeout = "{timeout}"\n'
     if default_url:
         extra += f'default_url = "{default_url}"\n'
-    write_config(path, database_url=database_url, rpc_urls=[UNUSED_RPC], extra=extra)
+    # No node: first_index set, so the first payment does not look up the wallet's addresses.
+    write_config(path, database_url=database_url, rpc_urls=[UNUSED_RPC], extra=extra, first_index=0)
     text = path.read_text()
     if not allow_private:
         text = text.replace("allow_private_targets = true", "allow_private_targets = false")
