@@ -24,7 +24,7 @@ while fetching never mixes two branches in one pass.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -63,6 +63,7 @@ def fetch_range(
     in_flight: int = IN_FLIGHT,
     progress: Progress | None = None,
     source: str = "blocks",
+    other_assets: Sequence[str] | None = None,
 ) -> RangeData:
     """Blocks `start..end` (inclusive): headers plus the credits to `watched` addresses.
 
@@ -80,6 +81,10 @@ def fetch_range(
     recipient, status and the token logs (so no eth_getLogs and no receipt round trip),
     but not the value: the few native matches are read with eth_getTransactionByHash.
     Cheaper for anvil, dearer on paid providers: "blocks" stays the default.
+
+    `other_assets`: the chain's configured tokens (lowercase). Given, deposits in another
+    asset than their payment's are kept too, with `counted=False` (evm/matching.py): ETH
+    to a token payment's address, and these tokens' logs to every watched address.
     """
     if end < start:
         return RangeData()
@@ -95,7 +100,7 @@ def fetch_range(
         for chunk_headers, natives, chunk_logs in answers:
             for header in chunk_headers:
                 headers[header.number] = header
-            candidates.extend(native_credits(natives, watched))
+            candidates.extend(native_credits(natives, watched, other_assets=other_assets is not None))
             logs.extend(chunk_logs)
             if progress is not None:
                 progress(len(chunk_headers))
@@ -112,12 +117,15 @@ def fetch_range(
         # for good; a log from a newer branch shows as a block-hash mismatch (cut below).
         tokens = sorted({w.token_address for w in watched.values() if w.token_address is not None})
         token_targets = sorted(a for a, w in watched.items() if w.token_address is not None)
+        if other_assets is not None and other_assets:
+            tokens = sorted({*tokens, *other_assets})
+            token_targets = sorted(watched)
         credits, token_logs, unreadable = receipts_and_token_logs(
             rpc, in_chain, chain, start, end, tokens, token_targets, by_hash_from
         )
         logs.extend(token_logs)
     credits = [replace(c, tx_log_position=NATIVE_POSITION) for c in credits]
-    credits += _placed(token_credits(logs, watched), logs)
+    credits += _placed(token_credits(logs, watched, other_assets=set(other_assets or ())), logs)
     # Anything that does not come from the block we fetched at that height belongs to
     # another branch, and a block whose logs could not be read by its hash is unknown:
     # cut the range below it.

@@ -49,6 +49,12 @@ class Found:
     amount: int
     # NATIVE_POSITION for a native credit; None until the transaction's receipt was read
     tx_log_position: int | None = None
+    # How it was found: "transaction" (a top-level value), "log" (an ERC-20 Transfer),
+    # "internal" (ETH sent inside a contract call), "balance" (a balance change no
+    # transaction shows).
+    via: str = "transaction"
+    # False for a deposit in another asset than the payment's: recorded, never counted.
+    counted: bool = True
 
     @property
     def key(self) -> tuple[str, int | None]:

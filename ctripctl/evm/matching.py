@@ -2,13 +2,15 @@
 
 Pure: JSON-RPC answers in, `Found` records out. Matching is a dict lookup per
 transaction / log (`watched[to]`), so the cost per block does not grow with the number
-of open payments. A credit counts only when its asset is the payment's asset: ETH sent
-to a USDT payment's address (or another token) is noise.
+of open payments. A credit counts only when its asset is the payment's asset. With
+`other_assets=True`, a deposit in another asset (ETH sent to a USDT payment's address, a
+configured token sent to an ETH or other-token payment's address) is returned too, with
+`counted=False`: recorded and announced, never added to what the payment received.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -27,12 +29,15 @@ UNKNOWN_VALUE = -1
 Watched = Mapping[str, Watch]
 
 
-def native_credits(natives: Sequence[Native], watched: Watched) -> list[Found]:
-    """The native transfers to watched addresses of native-coin payments (a dict lookup each)."""
+def native_credits(natives: Sequence[Native], watched: Watched, *, other_assets: bool = False) -> list[Found]:
+    """The native transfers to watched addresses of native-coin payments (a dict lookup
+    each); with `other_assets`, also those to token payments' addresses, not counted."""
     found = []
     for to, value, tx_hash, sender, number, block_hash in natives:
         watch = watched.get(to)
-        if watch is None or watch.token_address is not NATIVE or value == 0:
+        if watch is None or value == 0:
+            continue
+        if watch.token_address is not NATIVE and not other_assets:
             continue
         found.append(
             Found(
@@ -45,13 +50,18 @@ def native_credits(natives: Sequence[Native], watched: Watched) -> list[Found]:
                 to_address=to,
                 token_address=None,
                 amount=value,
+                counted=watch.token_address is NATIVE,
             )
         )
     return found
 
 
-def token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
-    """The Transfer logs to watched addresses of payments in that token (amount > 0)."""
+def token_credits(
+    logs: list[dict[str, Any]], watched: Watched, *, other_assets: Collection[str] = ()
+) -> list[Found]:
+    """The Transfer logs to watched addresses of payments in that token (amount > 0);
+    also, not counted, the logs of the `other_assets` tokens (the chain's configured
+    tokens, lowercase) to any other watched address."""
     found = []
     for log in logs:
         topics = log.get("topics") or []
@@ -60,7 +70,7 @@ def token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
         to = "0x" + topics[2][-40:].lower()
         watch = watched.get(to)
         token = log["address"].lower()
-        if watch is None or watch.token_address != token:
+        if watch is None or (watch.token_address != token and token not in other_assets):
             continue
         data = log.get("data") or "0x"
         amount = int(data[:66], 16) if len(data) > 2 else 0
@@ -77,6 +87,8 @@ def token_credits(logs: list[dict[str, Any]], watched: Watched) -> list[Found]:
                 to_address=to,
                 token_address=token,
                 amount=amount,
+                via="log",
+                counted=watch.token_address == token,
             )
         )
     return found
