@@ -36,6 +36,7 @@ from typing import Any
 
 from ctripctl.chain.rpc import Call, RpcClient, RpcError
 from ctripctl.domain.reconcile import Ledger, Search, remainder
+from ctripctl.domain.records import Arrival
 from ctripctl.errors import InputError, NodeUnavailable
 from ctripctl.evm.traces import InternalTransfer, from_call_tracer, from_parity
 
@@ -48,20 +49,6 @@ MODES = ("auto", "trace", "balance", "off")
 #: Arrivals found per address in one pass before the rest is left for a later look: a
 #: bound on the requests a single address can cost (each arrival is a bisection).
 MAX_ARRIVALS = 64
-
-
-@dataclass(frozen=True)
-class Arrival:
-    """ETH that arrived on a watched address in `block_number` without a top-level
-    transaction to it. `tx_hash`/`position`/`sender` only for `via == "internal"`."""
-
-    address: str
-    block_number: int
-    amount: int
-    via: str  # "internal" | "balance"
-    tx_hash: str | None = None
-    position: int | None = None
-    sender: str | None = None
 
 
 @dataclass
@@ -152,6 +139,36 @@ def _quantity(answer: Any, what: str) -> int:
         return int(answer, 16)
     except (TypeError, ValueError):
         raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
+
+
+def own_outgoing(
+    rpc: RpcClient, tx_hashes: Sequence[str]
+) -> tuple[dict[str, list[tuple[int, int]]], dict[str, int]]:
+    """Our own transactions (sweeps, gas top-ups) as ledger changes of their senders:
+    per sender, (block, -(value + gasUsed x effectiveGasPrice)) for each that was mined
+    (failed ones pay their fee too), and how many of them landed (the expected nonce
+    change). Unmined hashes are ignored: they moved nothing yet."""
+    calls: list[Call] = []
+    for h in tx_hashes:
+        calls.append(("eth_getTransactionByHash", (h,)))
+        calls.append(("eth_getTransactionReceipt", (h,)))
+    answers = iter(_batch(rpc, calls))
+    changes: dict[str, list[tuple[int, int]]] = {}
+    sent: dict[str, int] = {}
+    for h in tx_hashes:
+        tx, receipt = next(answers), next(answers)
+        if isinstance(tx, RpcError) or isinstance(receipt, RpcError):
+            raise NodeUnavailable(f"transaction {h}: {(tx if isinstance(tx, RpcError) else receipt).message}")
+        if not tx or not receipt or receipt.get("blockNumber") is None:
+            continue
+        sender = str(tx["from"]).lower()
+        fee = int(receipt["gasUsed"], 16) * int(
+            receipt.get("effectiveGasPrice") or tx.get("gasPrice") or "0x0", 16
+        )
+        value = int(tx.get("value") or "0x0", 16) if receipt.get("status") == "0x1" else 0
+        changes.setdefault(sender, []).append((int(receipt["blockNumber"], 16), -(value + fee)))
+        sent[sender] = sent.get(sender, 0) + 1
+    return changes, sent
 
 
 def balances_at(rpc: RpcClient, addresses: Sequence[str], block: int) -> list[int | RpcError]:

@@ -27,6 +27,12 @@ class Header:
 
 #: Found.tx_log_position of a native credit (a transaction's value, not a log).
 NATIVE_POSITION = -1
+#: Found.tx_log_position of a `balance` credit (its tx hash is synthetic, see evm/matching).
+BALANCE_POSITION = -2
+#: Found.tx_log_position of ETH sent inside a transaction: INTERNAL_POSITION - its place
+#: among the transaction's internal value transfers (evm/traces.py), so it never collides
+#: with the native credit (-1) or a log (>= 0) of the same transaction.
+INTERNAL_POSITION = -1000
 
 
 @dataclass(frozen=True)
@@ -59,3 +65,18 @@ class Found:
     @property
     def key(self) -> tuple[str, int | None]:
         return (self.tx_hash, self.tx_log_position)
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """ETH that arrived on a watched address in `block_number` without a top-level
+    transaction to it (chain/internal.py finds it by balance reconciliation).
+    `tx_hash`, `position` and `sender` only for `via == "internal"`."""
+
+    address: str
+    block_number: int
+    amount: int
+    via: str  # "internal" | "balance"
+    tx_hash: str | None = None
+    position: int | None = None
+    sender: str | None = None

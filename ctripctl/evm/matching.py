@@ -14,8 +14,9 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from ctripctl.domain.records import Found, Watch
+from ctripctl.domain.records import BALANCE_POSITION, INTERNAL_POSITION, Arrival, Found, Watch
 from ctripctl.domain.sweeping import TokenMove
+from ctripctl.evm.keccak import keccak256
 
 #: keccak256("Transfer(address,address,uint256)"): topic 0 of an ERC-20 Transfer log.
 TRANSFER_TOPIC = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
@@ -89,6 +90,49 @@ def token_credits(
                 amount=amount,
                 via="log",
                 counted=watch.token_address == token,
+            )
+        )
+    return found
+
+
+def balance_tx_hash(block_hash: str, address: str) -> str:
+    """The synthetic transaction hash of a `balance` credit (no transaction shows it):
+    keccak256(block hash ‖ address). Another branch's block gives another hash, so the
+    credit is orphaned with its block and never confused with the new branch's."""
+    data = bytes.fromhex(block_hash.removeprefix("0x")) + bytes.fromhex(address.removeprefix("0x"))
+    return "0x" + keccak256(data).hex()
+
+
+def arrival_credits(
+    arrivals: Sequence[Arrival], hashes: Mapping[int, str], watched: Watched, sender: str = "0x" + "00" * 20
+) -> list[Found]:
+    """chain/internal.py's Arrivals (ETH found by balance reconciliation) as credits.
+
+    `via="internal"`: its transaction's hash and INTERNAL_POSITION - its place among the
+    transaction's internal transfers. `via="balance"`: a synthetic hash (balance_tx_hash)
+    and BALANCE_POSITION; its sender is unknown (`sender`). Counted only for a native
+    payment; ETH that reached a token payment's address is recorded, not counted."""
+    found = []
+    for arrival in arrivals:
+        watch = watched.get(arrival.address)
+        block_hash = hashes.get(arrival.block_number)
+        if watch is None or block_hash is None or arrival.amount <= 0:
+            continue
+        internal = arrival.via == "internal"
+        found.append(
+            Found(
+                payment_id=watch.payment_id,
+                tx_hash=arrival.tx_hash or "" if internal else balance_tx_hash(block_hash, arrival.address),
+                log_index=-1,
+                block_number=arrival.block_number,
+                block_hash=block_hash,
+                from_address=(arrival.sender or sender) if internal else sender,
+                to_address=arrival.address,
+                token_address=None,
+                amount=arrival.amount,
+                tx_log_position=INTERNAL_POSITION - (arrival.position or 0) if internal else BALANCE_POSITION,
+                via=arrival.via,
+                counted=watch.token_address is NATIVE,
             )
         )
     return found

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 
-from ctripctl.chain.internal import Arrival, reconcile
+from ctripctl.chain.internal import Arrival, own_outgoing, reconcile
 from ctripctl.chain.rpc import RpcClient
 from ctripctl.errors import NodeUnavailable
 from tests.support.anvil import Anvil
@@ -198,8 +198,10 @@ def test_our_own_sweep_is_explained_by_the_ledger(chain: Chain, payout: Any, rpc
     sweep = chain.send_eth(A, 5 * 10**17, sender=chain.accounts[6])
     chain.mine(2)
     cost = 5 * 10**17 + sweep["gasUsed"] * sweep["effectiveGasPrice"]
-    known = {own: [(sweep["blockNumber"], -cost)], A: [(sweep["blockNumber"], 5 * 10**17)]}
-    found = reconcile(rpc, start, chain.head, [own, A], known, sent={own: 1})
+    outgoing, sent = own_outgoing(rpc, [sweep["transactionHash"].to_0x_hex(), "0x" + "ee" * 32])
+    assert (outgoing, sent) == ({own: [(sweep["blockNumber"], -cost)]}, {own: 1})
+    known = {**outgoing, A: [(sweep["blockNumber"], 5 * 10**17)]}
+    found = reconcile(rpc, start, chain.head, [own, A], known, sent=sent)
     assert [(x.address, x.block_number, x.amount, x.via) for x in found.arrivals] == [
         (own, paid["blockNumber"], 10**18, "internal")
     ]

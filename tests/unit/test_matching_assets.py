@@ -51,3 +51,29 @@ def test_a_configured_token_to_another_assets_payment_is_recorded_uncounted() ->
         ("p_eth", USDT, False, "log"),
         ("p_dai", USDT, False, "log"),
     ]
+
+
+def test_arrivals_become_credits_with_their_own_identity() -> None:
+    from ctripctl.domain.records import BALANCE_POSITION, INTERNAL_POSITION, NATIVE_POSITION, Arrival
+    from ctripctl.evm.matching import arrival_credits, balance_tx_hash
+
+    arrivals = [
+        Arrival(NATIVE_PAY, 7, 5, "internal", "0xt1", 0, "0xc0"),
+        Arrival(NATIVE_PAY, 7, 6, "internal", "0xt1", 2, "0xc0"),
+        Arrival(NATIVE_PAY, 8, 9, "balance"),
+        Arrival(USDT_PAY, 8, 4, "internal", "0xt2", 1, "0xc0"),  # ETH to a token payment
+        Arrival(NATIVE_PAY, 99, 1, "balance"),  # a block not in the range read: dropped
+    ]
+    hashes = {7: "0x" + "07" * 32, 8: "0x" + "08" * 32}
+    found = arrival_credits(arrivals, hashes, WATCHED)
+    assert [(f.payment_id, f.tx_hash, f.tx_log_position, f.via, f.counted, f.amount) for f in found] == [
+        ("p_eth", "0xt1", INTERNAL_POSITION, "internal", True, 5),
+        ("p_eth", "0xt1", INTERNAL_POSITION - 2, "internal", True, 6),
+        ("p_eth", balance_tx_hash(hashes[8], NATIVE_PAY), BALANCE_POSITION, "balance", True, 9),
+        ("p_usdt", "0xt2", INTERNAL_POSITION - 1, "internal", False, 4),
+    ]
+    positions = {f.tx_log_position for f in found}
+    assert NATIVE_POSITION not in positions and all(p < 0 for p in positions)
+    # Another branch's block: another synthetic hash, never the same credit.
+    assert balance_tx_hash("0x" + "09" * 32, NATIVE_PAY) != found[2].tx_hash
+    assert len(found[2].tx_hash) == 66
