@@ -127,7 +127,6 @@ class State:
     """What the planner must know of earlier sweeps on the chain."""
 
     live: list[LiveSweep]
-    next_nonce: dict[str, int]  # sender → one past its highest recorded, not dropped nonce
     reverts: Counter[str]  # deposit → its sweeps (or batch items) that moved nothing, at depth
     busy: frozenset[str]  # lowercase deposits a live transaction sends from or sweeps
     topping: frozenset[str]  # lowercase deposits a live top-up is on its way to
@@ -291,11 +290,6 @@ def read_state(engine: Engine, chain: str) -> State:
     live_stmt = (
         select(Sweep).where(Sweep.chain == chain, Sweep.status.in_(_LIVE)).order_by(Sweep.nonce, Sweep.seq)
     )
-    nonce_stmt = (
-        select(Sweep.from_address, func.max(Sweep.nonce))
-        .where(Sweep.chain == chain, Sweep.status != SweepStatus.DROPPED.value)
-        .group_by(Sweep.from_address)
-    )
     # A failed top-up counts against the deposit it was for (not the tank), so a deposit
     # whose top-ups keep failing stops being planned.
     failer = case((Sweep.kind == SweepKind.TOPUP.value, Sweep.to_address), else_=Sweep.from_address)
@@ -319,7 +313,6 @@ def read_state(engine: Engine, chain: str) -> State:
             )
             for s in session.execute(live_stmt).scalars()
         ]
-        next_nonce = {a: n + 1 for a, n in session.execute(nonce_stmt)}
         reverts = Counter({a: n for a, n in session.execute(reverts_stmt)})
         failed_items = select(SweepItem.address, func.count()).where(
             SweepItem.status == ItemStatus.FAILED.value,
@@ -330,7 +323,24 @@ def read_state(engine: Engine, chain: str) -> State:
         swept = session.execute(select(SweepItem.address).where(SweepItem.sweep_id.in_(with_items))).scalars()
     busy = {s.from_address.lower() for s in live} | {a.lower() for a in swept}
     topping = {s.to_address.lower() for s in live if s.kind is SweepKind.TOPUP}
-    return State(live, next_nonce, reverts, frozenset(busy), frozenset(topping))
+    return State(live, reverts, frozenset(busy), frozenset(topping))
+
+
+def next_nonces(engine: Engine, chain: str, senders: Sequence[str]) -> dict[str, int]:
+    """Per sender about to sign: one past its highest recorded nonce that was not dropped
+    (the node's pending count may not know a transaction recorded but never broadcast).
+    Asked for these senders only: a chain's history of swept addresses grows without end."""
+    stmt = (
+        select(Sweep.from_address, func.max(Sweep.nonce))
+        .where(
+            Sweep.chain == chain,
+            Sweep.from_address.in_(sorted(set(senders))),
+            Sweep.status != SweepStatus.DROPPED.value,
+        )
+        .group_by(Sweep.from_address)
+    )
+    with transaction(engine) as session:
+        return {address: nonce + 1 for address, nonce in session.execute(stmt)}
 
 
 def record_signed(engine: Engine, chain: str, sweeps: Sequence[NewSweep], now: datetime) -> list[NewSweep]:

@@ -224,7 +224,7 @@ def _one_pass(
         result.sweeps = [entry for p in planned for entry in _plan_object(p, None, "planned")]
         return result
     assert keyring is not None
-    signed = _sign(rpc, chain, keyring, state, planned, quote)
+    signed = _sign(engine, rpc, chain, keyring, planned, quote)
     stored = store.record_signed(engine, chain.name, signed, _now(now))
     crash_point(FAULT_AFTER_RECORD)
     from ctripctl.chain.accounts import broadcast
@@ -672,10 +672,10 @@ def _minimum(chain: ChainConfig, c: Candidate) -> int:
 
 
 def _sign(
+    engine: Engine,
     rpc: RpcClient,
     chain: ChainConfig,
     keyring: Keyring,
-    state: State,
     planned: list[_Planned],
     quote: FeeQuote,
 ) -> list[NewSweep]:
@@ -685,13 +685,15 @@ def _sign(
     deposits of a batch or a clearing transaction each sign an authorization. A deposit
     the configured xpub does not derive (the xpub was changed) is left out, with a warning."""
     from ctripctl.chain.accounts import nonces
+    from ctripctl.db import sweeps as store
     from ctripctl.evm.transactions import Unsigned, sign
 
     planned = [
         q for p in _authorize(rpc, chain, keyring, planned) if (q := _with_key(p, keyring, chain)) is not None
     ]
     pending = nonces(rpc, [p.sender for p, _, _ in planned], "pending")
-    next_nonce = {a: max(n, state.next_nonce.get(a, 0)) for a, n in pending.items()}
+    recorded = store.next_nonces(engine, chain.name, list(pending))
+    next_nonce = {a: max(n, recorded.get(a, 0)) for a, n in pending.items()}
     signed: list[NewSweep] = []
     for p, key, authorizations in planned:
         nonce = next_nonce[p.sender]
