@@ -28,7 +28,7 @@ from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
 from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
-from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
+from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState, late_window_end
 from ctripctl.domain.records import Found, Header, Watch
 from ctripctl.errors import Busy
 from ctripctl.evm.addresses import to_checksum
@@ -54,28 +54,32 @@ _PAID = (Status.CONFIRMED.value, Status.SETTLED.value)
 def read_watched(
     engine: Engine,
     chain: str,
-    now: datetime,
+    as_of: datetime,
     late_window: timedelta,
     *,
     recorded_from: int | None = None,
 ) -> dict[str, Watch]:
-    """Lowercase deposit address → Watch, for payments that can still receive money.
+    """Lowercase deposit address → Watch, for payments that can still receive money in
+    blocks whose time is `as_of` or later (the pass gives the time of the block its range
+    starts from: the window is measured with block times, never the wall clock).
 
     RECEIVING statuses, plus — for the late window after they became so — expired
     payments (by expires_at: a late credit is recorded and flagged paid_late, never
     dropped), cancelled ones (by cancelled_at: a payment made before the cancel but
     scanned after it, or sent after it, is recorded and announced) and confirmed or settled
     ones (by updated_at, the last change of the row: a second send is recorded, flagged
-    overpaid, announced, and swept in its turn). Also every payment with a credit orphaned
-    within that window, so a credit a confirm pass orphaned (it rewinds the checkpoint) is
-    found again when the scan re-fetches its block. `recorded_from`: after a reorg or for a rescan, also every
+    overpaid, announced, and swept in its turn) — lifecycle.late_window_end is the same
+    rule per payment, which `record_pass` applies to each new credit's own block time.
+    Also every payment with a credit orphaned within that window, so a credit a confirm
+    pass orphaned (it rewinds the checkpoint) is found again when the scan re-fetches its
+    block. `recorded_from`: after a reorg or for a rescan, also every
     payment (whatever its status, e.g. confirmed) with a live credit at or above that
     block, so a credit that moved to another block on the new branch is found there
     again instead of being lost.
     """
     receiving = [s.value for s in RECEIVING]
     # Confirmed, and settled (swept): a second send after either is still recorded.
-    since = now - late_window
+    since = as_of - late_window
     wanted = [
         Payment.status.in_(receiving),
         and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > since),
@@ -134,6 +138,7 @@ def record_pass(
     head: int,
     keep: int,
     now: datetime,
+    late_window: timedelta,
 ) -> Recorded:
     """Commit one pass in one transaction (see the module docstring).
 
@@ -142,7 +147,9 @@ def record_pass(
     `base` when no block was scanned. `orphan_above`: the common ancestor of a reorg,
     above which every live transfer is orphaned before the new branch is recorded —
     except the credits found again on it (same chain, tx hash and place among the
-    transaction's logs), which are moved to their new block instead.
+    transaction's logs), which are moved to their new block instead. A new credit to a
+    payment no longer receiving is recorded only if its block time is inside the
+    payment's late window (lifecycle.late_window_end).
     """
     last = headers[-1] if headers else None
     new_block = last.number if last else base
@@ -208,6 +215,8 @@ def record_pass(
                 continue
             row = known.by_key.get(c.key)
             if row is None:
+                if not _in_window(payment, times[c.block_number], late_window):
+                    continue  # sent after the payment's late window (by its block time)
                 _insert_credit(payment, c, chain, times[c.block_number], now)
                 found += 1
                 credited_ids.add(payment.id)
@@ -360,6 +369,17 @@ def _load_payments(session: Session, ids: Iterable[str]) -> dict[str, Payment]:
         for payment in session.execute(stmt).scalars():
             payments[payment.id] = payment
     return payments
+
+
+def _in_window(payment: Payment, block_time: datetime, late_window: timedelta) -> bool:
+    end = late_window_end(
+        Status(payment.status),
+        expires_at=payment.expires_at,
+        cancelled_at=payment.cancelled_at,
+        changed_at=payment.updated_at,
+        late_window=late_window,
+    )
+    return end is None or block_time < end
 
 
 def _insert_credit(payment: Payment, c: Found, chain: str, block_time: datetime, now: datetime) -> None:

@@ -18,7 +18,7 @@ steps ends where a fresh recomputation would::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 
@@ -209,3 +209,34 @@ def may_expire(standing: Standing, expires_at: datetime, now: datetime, *, chain
     but not scanned yet must not be expired under the customer's feet.
     """
     return standing.status in EXPIRABLE and now >= expires_at and chain_scanned_past
+
+
+def late_window_end(
+    status: Status,
+    *,
+    expires_at: datetime,
+    cancelled_at: datetime | None,
+    changed_at: datetime,
+    late_window: timedelta,
+) -> datetime | None:
+    """The block time from which a NEW credit to a payment in `status` is no longer recorded.
+
+    None: no end — the payment is still receiving. Expired, cancelled, confirmed and
+    settled payments stay watched for `late_window` after their moment (expiry, cancel,
+    the last change of a paid one): a credit whose block time is before that moment +
+    `late_window` is recorded and announced, whenever it is scanned — the scanner may have
+    been down for longer than the window, or an operator rescans old blocks. The window is
+    measured with the credit's block time, never the wall clock, so the same blocks give
+    the same result whenever they are read. (Credits already recorded are always
+    followed: a reorg or rescan that finds one again updates it, window or not.)
+    db/scan_store.read_watched selects the same payments in SQL.
+    """
+    if status in RECEIVING:
+        return None
+    if status is Status.EXPIRED:
+        start = expires_at
+    elif status is Status.CANCELLED:
+        start = cancelled_at or changed_at
+    else:
+        start = changed_at
+    return start + late_window

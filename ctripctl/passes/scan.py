@@ -16,7 +16,10 @@ A pass, under the chain's scan lock (db/locks.py; a second pass gets Busy):
    height at or below its head is unavailable — exit 5, nothing written — not a reorg:
    only another hash at that height is one);
 3. read the watched addresses (AFTER the head: a payment created later cannot have been
-   paid in a block at or below that head, so no credit can slip between the two reads);
+   paid in a block at or below that head, so no credit can slip between the two reads),
+   late windows measured against the block time of the block the range starts from, and
+   each new credit against its own block's time (never the wall clock: a scanner down for
+   longer than `late_window`, or a rescan of old blocks, still records what came in time);
 4. fetch ancestor/checkpoint+1 .. min(+block_batch_size, head) with no database
    transaction open (chain/fetch.py);
 5. record everything in ONE transaction that compare-and-sets the checkpoint
@@ -184,7 +187,10 @@ def one_pass(
             )
         base, base_hash = rescan_from - 1, None
 
-    head, node_hash = _head_and_hash(rpc, base if base_hash else None)
+    # The block the range starts from: its hash is compared with the checkpoint's, and its
+    # time bounds the range's block times from below (the late window, read_watched).
+    probe = max(base, 0)
+    head, block = _head_and_block(rpc, probe)
     failovers = rpc.failovers  # from here on, every answer must come from this one node
     reorg_depth = 0
     orphan_above = None
@@ -195,20 +201,26 @@ def one_pass(
         logging.getLogger("ctripctl.scan").warning(
             "chain %s: node head %d is behind the checkpoint %d; nothing scanned", chain.name, head, base
         )
-    elif base_hash is not None and node_hash is None:
-        # The node's head is at or past the checkpoint, yet it has no block there: a
+    elif block is None:
+        # The node's head is at or past that block, yet it has no block there: a
         # load-balanced backend that is behind, or a node still syncing. No evidence of a
         # reorg (only another hash at that height is): orphan nothing, record nothing.
+        what = "the checkpoint" if base_hash is not None else "the block before the range"
         raise NodeUnavailable(
             f"chain {chain.name}: the node ({rpc.active_url}) reports head {head} but has no block "
-            f"{base} (the checkpoint); nothing was recorded, retry later"
+            f"{probe} ({what}); nothing was recorded, retry later"
         )
-    elif base_hash is not None and node_hash != base_hash:
-        ancestor, ancestor_hash = _common_ancestor(database.engine, rpc, chain, base)
+    elif base_hash is not None and block["hash"] != base_hash:
+        ancestor, ancestor_hash, block = _common_ancestor(database.engine, rpc, chain, base)
         reorg_depth = base - ancestor
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
 
     now = datetime.now(UTC)
+    # Block times never go back, so no block of the range is older than this one: payments
+    # whose late window ends before it cannot be credited in the range (read_watched).
+    # Measured with block times, not the clock: a scanner that was down for longer than
+    # the window, or a rescan of old blocks, still records what arrived in time.
+    as_of = datetime.fromtimestamp(int(block["timestamp"], 16), UTC) if block else now
     # Every pass (not only a rescan's first): payments with a live credit in or above this
     # range are watched too, so a credit re-mined elsewhere in the range is found again
     # even if its payment is no longer receiving (e.g. confirmed). After a reorg base is
@@ -221,7 +233,9 @@ def one_pass(
         # and reading the watched set overlap the node's work. Read AFTER the head.
         from ctripctl.db.scan_store import read_watched
 
-        return read_watched(database.engine, chain.name, now, config.late_window, recorded_from=recorded_from)
+        return read_watched(
+            database.engine, chain.name, as_of, config.late_window, recorded_from=recorded_from
+        )
 
     start, end = base + 1, min(base + chain.block_batch_size, head)
     unsettled = chain.confirmations + HASH_MARGIN  # the top blocks that can still change
@@ -260,6 +274,7 @@ def one_pass(
         head=head,
         keep=unsettled,
         now=now,
+        late_window=config.late_window,
     )
     checkpoint = data.last.number if data.last else base
     return PassResult(
@@ -280,25 +295,23 @@ def one_pass(
     )
 
 
-def _head_and_hash(rpc: RpcClient, number: int | None) -> tuple[int, str | None]:
-    """The node's head, and its hash of block `number` (if asked), in one request."""
+def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | None]:
+    """The node's head, and its block `number` (None: it has none), in one request."""
     from ctripctl.chain.rpc import RpcError
     from ctripctl.errors import NodeUnavailable
 
-    calls: list[tuple[str, tuple[Any, ...]]] = [("eth_blockNumber", ())]
-    if number is not None and number >= 0:
-        calls.append(("eth_getBlockByNumber", (hex(number), False)))
-    results = rpc.batch(calls)
+    results = rpc.batch([("eth_blockNumber", ()), ("eth_getBlockByNumber", (hex(number), False))])
     for result in results:
         if isinstance(result, RpcError):
             raise NodeUnavailable(f"the node refused {result.method}: {result.message}")
-    head = int(results[0], 16)
-    block = results[1] if len(results) > 1 else None
-    return head, (block["hash"] if block else None)
+    return int(results[0], 16), results[1] or None
 
 
-def _common_ancestor(engine: Engine, rpc: RpcClient, chain: ChainConfig, below: int) -> tuple[int, str]:
-    """The highest stored block at or below `below` whose hash the node still has."""
+def _common_ancestor(
+    engine: Engine, rpc: RpcClient, chain: ChainConfig, below: int
+) -> tuple[int, str, dict[str, Any]]:
+    """The highest stored block at or below `below` whose hash the node still has (number,
+    hash, the node's block)."""
     from ctripctl.chain.rpc import RpcError
     from ctripctl.db.scan_store import read_recent_blocks
     from ctripctl.errors import NodeUnavailable
@@ -315,7 +328,7 @@ def _common_ancestor(engine: Engine, rpc: RpcClient, chain: ChainConfig, below: 
                     "looking for the common ancestor of a reorg; nothing was recorded, retry later"
                 )
             if block["hash"] == stored_hash:
-                return number, stored_hash
+                return number, stored_hash, block
     lowest = stored[-1][0] if stored else below
     raise RuleError(
         f"chain {chain.name!r} reorganised deeper than the {len(stored)} block hashes kept "
