@@ -27,6 +27,8 @@ from ctripctl.urls import mask_url
 
 DEFAULT_PATH = "ctrip.toml"
 NATIVE_DECIMALS = 18
+#: Block hashes kept beyond `confirmations` by default, for walking back a reorg.
+REORG_MARGIN = 64
 #: The highest non-hardened BIP-32 child index: deposit indexes stay below 2**31.
 MAX_INDEX = 2**31 - 1
 
@@ -51,6 +53,7 @@ _CHAIN_KEYS = {
     "max_fee_gwei",
     "sweep_min",
     "fee_cache_ttl",
+    "reorg_window",
     "sweep_strategy",
     "max_batch",
 }
@@ -102,6 +105,14 @@ class ChainConfig:
     fee_cache_ttl: timedelta = timedelta(seconds=10)
     sweep_strategy: str = "auto"  # token gas: "auto" | "topup" | "eip7702" (domain.sweeping.Strategy)
     max_batch: int = 100  # deposits per sponsored EIP-7702 transaction
+    # Recent block hashes kept to walk a reorg back to its common ancestor (None: the
+    # default, confirmations + REORG_MARGIN); a deeper reorg stops the scan (deep_reorg).
+    reorg_window: int | None = None
+
+    @property
+    def hashes_kept(self) -> int:
+        """`reorg_window`: how many of the latest scanned blocks keep their hash."""
+        return self.reorg_window if self.reorg_window is not None else self.confirmations + REORG_MARGIN
 
     def asset(self, token: str | None) -> Asset:
         """The asset named by `--token` (None: the native coin). Symbols ignore case."""
@@ -304,6 +315,7 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         fee_cache_ttl=v.duration(raw, "fee_cache_ttl", where, "10s"),
         sweep_strategy=_choice(v, raw, "sweep_strategy", where, ("auto", "topup", "eip7702")),
         max_batch=v.integer(raw, "max_batch", where, 100, 1, 1_000),
+        reorg_window=_reorg_window(v, raw, where),
         tokens=tokens,
     )
 
@@ -325,6 +337,13 @@ def _choice(v: _Validator, raw: Mapping[str, Any], key: str, where: str, allowed
         options = ", ".join(repr(a) for a in allowed)
         raise InputError(f"{v.path}: {where}.{key} must be one of {options}")
     return value
+
+
+def _reorg_window(v: _Validator, raw: Mapping[str, Any], where: str) -> int:
+    """Block hashes kept for reorgs: at least `confirmations` (a reorg the confirmations are
+    meant to outlast must be walkable back to its common ancestor); default + REORG_MARGIN."""
+    confirmations = v.integer(raw, "confirmations", where, 12, 1, 10_000)
+    return v.integer(raw, "reorg_window", where, confirmations + REORG_MARGIN, confirmations, 1_000_000)
 
 
 def _treasury(v: _Validator, raw: Mapping[str, Any], where: str) -> str | None:

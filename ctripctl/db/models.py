@@ -159,6 +159,11 @@ class ChainState(Base):
     # payments that are never swept (below sweep_min, failing) cannot starve newer ones.
     sweep_cursor_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sweep_cursor_id: Mapped[str | None] = mapped_column(String(32))
+    # A reorg deeper than the kept block hashes stopped the scan (`status`: deep_reorg):
+    # since when, and the block to rescan from. Cleared by the next pass that verifies
+    # the chain again (the rescan).
+    deep_reorg_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deep_reorg_from: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
 

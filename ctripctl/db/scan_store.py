@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, case, delete, insert, literal, or_, select, update
+from sqlalchemy import BigInteger, and_, case, delete, func, insert, literal, or_, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
 from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
+from ctripctl.db.types import UTCDateTime
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState, late_window_end
 from ctripctl.domain.records import Found, Header, Watch
 from ctripctl.errors import Busy
@@ -114,6 +115,45 @@ def read_watched(
     }
 
 
+def read_credit_blocks(engine: Engine, chain: str, below: int, limit: int) -> list[tuple[int, str]]:
+    """(number, hash) of the blocks below `below` holding live credits, newest first: the
+    blocks of the followed branch that are known beyond the kept hashes (a deep reorg)."""
+    stmt = (
+        select(Transfer.block_number, Transfer.block_hash)
+        .where(
+            Transfer.chain == chain,
+            Transfer.state != TransferState.ORPHANED.value,
+            Transfer.block_number < below,
+        )
+        .distinct()
+        .order_by(Transfer.block_number.desc())
+        .limit(limit)
+    )
+    with transaction(engine) as session:
+        return [(n, h) for n, h in session.execute(stmt).all()]
+
+
+def record_deep_reorg(engine: Engine, chain: str, checkpoint: int, from_block: int, now: datetime) -> None:
+    """Note on the chain's row that a reorg deeper than the kept hashes stopped the scan, and
+    the block to rescan from (`status` raises deep_reorg). One short transaction; only if
+    the checkpoint is still where the failing pass read it. The first sighting's time stays."""
+    with transaction(engine) as session:
+        session.execute(
+            update(ChainState)
+            .where(ChainState.chain == chain, ChainState.last_block == checkpoint)
+            .values(
+                deep_reorg_from=from_block,
+                deep_reorg_at=func.coalesce(ChainState.deep_reorg_at, literal(now, UTCDateTime())),
+            )
+        )
+
+
+def read_deep_reorg(engine: Engine, chain: str) -> int | None:
+    """The block a recorded deep reorg asks to rescan from (None: none recorded)."""
+    with transaction(engine) as session:
+        return session.execute(select(ChainState.deep_reorg_from).where(ChainState.chain == chain)).scalar()
+
+
 def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
     """Stored (number, hash) pairs at or below `upto`, newest first."""
     stmt = (
@@ -139,6 +179,7 @@ def record_pass(
     keep: int,
     now: datetime,
     late_window: timedelta,
+    verified: bool = True,
 ) -> Recorded:
     """Commit one pass in one transaction (see the module docstring).
 
@@ -149,7 +190,9 @@ def record_pass(
     except the credits found again on it (same chain, tx hash and place among the
     transaction's logs), which are moved to their new block instead. A new credit to a
     payment no longer receiving is recorded only if its block time is inside the
-    payment's late window (lifecycle.late_window_end).
+    payment's late window (lifecycle.late_window_end). `verified`: the pass checked the
+    chain against the node (False only when the node was behind the checkpoint); it clears
+    a deep reorg recorded before.
     """
     last = headers[-1] if headers else None
     new_block = last.number if last else base
@@ -168,7 +211,7 @@ def record_pass(
     orphaned = 0
 
     with transaction(engine) as session:
-        _move_checkpoint(session, chain, old, new_block, new_hash, times.get(new_block), head, now)
+        _move_checkpoint(session, chain, old, new_block, new_hash, times.get(new_block), head, now, verified)
         # Every recorded transfer of the found credits' transactions, whatever its state,
         # by identity (rows recorded before migration 0004 adopted first).
         known = _recorded(session, chain, credits)
@@ -265,6 +308,7 @@ def _move_checkpoint(
     new_time: datetime | None,
     head: int,
     now: datetime,
+    verified: bool,
 ) -> None:
     """Compare-and-set: move the checkpoint only if it is still where this pass read it."""
     values = {
@@ -279,6 +323,8 @@ def _move_checkpoint(
     }
     if new_time is not None:
         values["last_block_time"] = new_time
+    if verified:
+        values["deep_reorg_at"] = values["deep_reorg_from"] = None
     if not old.exists:
         from sqlalchemy.exc import IntegrityError
 

@@ -9,6 +9,8 @@ Problems, by code::
     node_unreachable   no RPC URL of the chain answered (or it is on another chain id)
     node_behind        the node's chain ends below our checkpoint: a reset node, another
                        network, or one still syncing (the message names the rescan command)
+    deep_reorg         the chain reorganised deeper than the kept block hashes
+                       (reorg_window): scanning is stopped until the rescan the message names
     lag                head - checkpoint > [chains.C] max_lag_blocks
     never_scanned      no scan pass has ever completed for the chain
     scan_idle          no successful scan pass within [chains.C] max_idle
@@ -31,6 +33,7 @@ from datetime import datetime, timedelta
 
 NODE_UNREACHABLE = "node_unreachable"
 NODE_BEHIND = "node_behind"
+DEEP_REORG = "deep_reorg"
 GAS_TANK_LOW = "gas_tank_low"
 LAG = "lag"
 NEVER_SCANNED = "never_scanned"
@@ -55,6 +58,8 @@ class ChainObservation:
     tank_balance: int | None = None  # wei in the gas tank when the last sweep pass planned
     tank_needed: int | None = None  # wei the token sweeps of that pass needed for gas
     start_block: int = 0  # [chains.C] start_block: where a rescan of a reset node starts
+    deep_reorg_from: int | None = None  # a reorg deeper than the kept hashes: rescan from here
+    reorg_window: int | None = None  # [chains.C] reorg_window (for the message)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,16 @@ def shorter_chain_advice(chain: str, start_block: int, head: int, checkpoint: in
     )
 
 
+def deep_reorg_advice(chain: str, reorg_window: int | None, from_block: int) -> str:
+    """What to say when a scan pass found none of its kept block hashes on the node."""
+    kept = f"the {reorg_window} block hashes kept" if reorg_window else "the block hashes kept"
+    return (
+        f"{chain}: the chain reorganised deeper than {kept} (reorg_window); scanning is "
+        f"stopped. Check that the node is on the right network, then run "
+        f"`ctripctl scan --chain {chain} --from-block {from_block}`"
+    )
+
+
 def age(moment: datetime | None, now: datetime) -> timedelta | None:
     """How long ago `moment` was; a moment in the future counts as just now."""
     if moment is None:
@@ -126,6 +141,8 @@ def _chain_problems(c: ChainObservation, now: datetime) -> Iterable[Problem]:
     if behind is not None and behind < 0:
         assert c.head is not None and c.checkpoint is not None
         yield Problem(NODE_BEHIND, c.name, shorter_chain_advice(c.name, c.start_block, c.head, c.checkpoint))
+    if c.deep_reorg_from is not None:
+        yield Problem(DEEP_REORG, c.name, deep_reorg_advice(c.name, c.reorg_window, c.deep_reorg_from))
     if behind is not None and behind > c.max_lag_blocks:
         yield Problem(
             LAG, c.name, f"{c.name}: {behind} blocks behind the head (max_lag_blocks {c.max_lag_blocks})"

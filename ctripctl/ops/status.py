@@ -118,6 +118,8 @@ def build_report(
             tank_balance=state.get("tank_balance_base"),
             tank_needed=state.get("tank_needed_base"),
             start_block=cfg.start_block,
+            deep_reorg_from=state.get("deep_reorg_from"),
+            reorg_window=cfg.hashes_kept,
         )
         observations.append(obs)
         chains.append(
@@ -139,6 +141,12 @@ def build_report(
                 "last_confirm_at": iso(obs.last_confirm_at),
                 "since_last_confirm_s": _seconds(health.age(obs.last_confirm_at, now)),
                 "max_idle_s": int(cfg.max_idle.total_seconds()),
+                # a reorg deeper than the kept hashes stopped the scan: rescan from_block
+                "deep_reorg": (
+                    {"since": iso(state.get("deep_reorg_at")), "from_block": state["deep_reorg_from"]}
+                    if state.get("deep_reorg_from") is not None
+                    else None
+                ),
                 "payments": {
                     "last_24h": _by_status(db["recent"].get(name, {}), STATUSES),
                     "open": _by_status(db["open"].get(name, {}), OPEN_STATUSES),
@@ -234,6 +242,8 @@ def _read_database(session: Session, now: datetime, chains: tuple[str, ...] | No
             "last_sweep_at": s.last_sweep_at,
             "tank_balance_base": s.tank_balance_base,
             "tank_needed_base": s.tank_needed_base,
+            "deep_reorg_at": s.deep_reorg_at,
+            "deep_reorg_from": s.deep_reorg_from,
         }
         for s in session.scalars(select(ChainState))
     }

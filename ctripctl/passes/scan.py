@@ -57,15 +57,16 @@ if TYPE_CHECKING:
 
     from ctripctl.chain.rpc import RpcClient
     from ctripctl.config import ChainConfig, Config
+    from ctripctl.db.checkpoint import Checkpoint
     from ctripctl.db.session import Database
     from ctripctl.domain.records import Watch
 
 #: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
 ProgressFn = Callable[[int, int], None]
 
-#: Blocks beyond the confirmation depth still treated as able to change: their hashes are
-#: kept (a reorg a little deeper than `confirmations` is still walked back to its common
-#: ancestor), and their token logs are read by block hash (chain/logs.py says why).
+#: Blocks beyond the confirmation depth still treated as able to change: their token logs
+#: are read by block hash (chain/logs.py says why). The hashes kept to walk a reorg back
+#: are a separate, wider window: the chain's `reorg_window` (default confirmations + 64).
 HASH_MARGIN = 16
 
 
@@ -186,6 +187,7 @@ def one_pass(
                 "a rescan can only go back"
             )
         base, base_hash = rescan_from - 1, None
+        _warn_above_deep_reorg(database, chain, rescan_from)
 
     # The block the range starts from: its hash is compared with the checkpoint's, and its
     # time bounds the range's block times from below (the late window, read_watched).
@@ -211,7 +213,9 @@ def one_pass(
             f"{probe} ({what}); nothing was recorded, retry later"
         )
     elif base_hash is not None and block["hash"] != base_hash:
-        ancestor, ancestor_hash, block = _common_ancestor(database.engine, rpc, chain, base)
+        # Another hash at the checkpoint's height: a reorg. Walk back to the common
+        # ancestor (or, deeper than the kept hashes, stop: RuleError, status deep_reorg).
+        ancestor, ancestor_hash, block = _common_ancestor(database.engine, rpc, chain, old, datetime.now(UTC))
         reorg_depth = base - ancestor
         base, base_hash, orphan_above = ancestor, ancestor_hash, ancestor
 
@@ -272,9 +276,12 @@ def one_pass(
         credits=data.credits,
         orphan_above=orphan_above,
         head=head,
-        keep=unsettled,
+        keep=chain.hashes_kept,
         now=now,
         late_window=config.late_window,
+        # The chain was checked against the node (the checkpoint's hash matched, a reorg
+        # was walked back, or a rescan): a deep reorg recorded before is resolved.
+        verified=head >= base,
     )
     checkpoint = data.last.number if data.last else base
     return PassResult(
@@ -295,6 +302,24 @@ def one_pass(
     )
 
 
+def _warn_above_deep_reorg(database: Database, chain: ChainConfig, rescan_from: int) -> None:
+    """A rescan that starts above the block a deep reorg asked for leaves the blocks
+    between as they were recorded (credits of the abandoned branch among them): say so."""
+    from ctripctl.db.scan_store import read_deep_reorg
+
+    needed = read_deep_reorg(database.engine, chain.name)
+    if needed is not None and rescan_from > needed:
+        logging.getLogger("ctripctl.scan").warning(
+            "chain %s: the deep reorg needs a rescan from block %d; --from-block %d leaves blocks "
+            "%d..%d as they were recorded (credits no longer on the chain stay counted)",
+            chain.name,
+            needed,
+            rescan_from,
+            needed,
+            rescan_from - 1,
+        )
+
+
 def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | None]:
     """The node's head, and its block `number` (None: it has none), in one request."""
     from ctripctl.chain.rpc import RpcError
@@ -308,32 +333,87 @@ def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | 
 
 
 def _common_ancestor(
-    engine: Engine, rpc: RpcClient, chain: ChainConfig, below: int
+    engine: Engine, rpc: RpcClient, chain: ChainConfig, old: Checkpoint, now: datetime
 ) -> tuple[int, str, dict[str, Any]]:
-    """The highest stored block at or below `below` whose hash the node still has (number,
-    hash, the node's block)."""
-    from ctripctl.chain.rpc import RpcError
-    from ctripctl.db.scan_store import read_recent_blocks
-    from ctripctl.errors import NodeUnavailable
+    """The highest stored block at or below the checkpoint whose hash the node still has
+    (number, hash, the node's block).
 
+    The stored hashes (the last `reorg_window` scanned blocks) are compared newest first,
+    CALLS_PER_REQUEST per request — providers cap a batch near 50-100 calls — and the walk
+    stops at the first match, so a shallow reorg costs one request. When none matches, the
+    reorg is deeper than the window: see `_deep_reorg`."""
+    from ctripctl.chain.logs import CALLS_PER_REQUEST
+    from ctripctl.db.scan_store import read_recent_blocks
+
+    below = old.last_block
     stored = read_recent_blocks(engine, chain.name, below)
-    if stored:
-        answers = rpc.batch([("eth_getBlockByNumber", (hex(n), False)) for n, _ in stored])
-        for (number, stored_hash), block in zip(stored, answers, strict=True):
-            if isinstance(block, RpcError):
-                raise NodeUnavailable(f"eth_getBlockByNumber({number}) failed: {block.message}")
-            if block is None:  # below the head it reported: a node behind, not a reorg
-                raise NodeUnavailable(
-                    f"chain {chain.name}: the node ({rpc.active_url}) has no block {number} while "
-                    "looking for the common ancestor of a reorg; nothing was recorded, retry later"
-                )
+    for i in range(0, len(stored), CALLS_PER_REQUEST):
+        chunk = stored[i : i + CALLS_PER_REQUEST]
+        answers = rpc.batch([("eth_getBlockByNumber", (hex(n), False)) for n, _ in chunk])
+        for (number, stored_hash), block in zip(chunk, answers, strict=True):
+            _check_block(rpc, chain, number, block)
             if block["hash"] == stored_hash:
                 return number, stored_hash, block
     lowest = stored[-1][0] if stored else below
-    raise RuleError(
-        f"chain {chain.name!r} reorganised deeper than the {len(stored)} block hashes kept "
-        f"(none of blocks {lowest}..{below} matches the node); check the node, then rescan with "
-        f"`ctripctl scan --chain {chain.name} --from-block N` from a block before the fork"
+    raise _deep_reorg(engine, rpc, chain, old, lowest, now)
+
+
+def _check_block(rpc: RpcClient, chain: ChainConfig, number: int, block: Any) -> None:
+    """A block the node must have (at or below its head): an error or null is NodeUnavailable."""
+    from ctripctl.chain.rpc import RpcError
+
+    if isinstance(block, RpcError):
+        raise NodeUnavailable(f"eth_getBlockByNumber({number}) failed: {block.message}")
+    if block is None:  # below the head it reported: a node behind, not a reorg
+        raise NodeUnavailable(
+            f"chain {chain.name}: the node ({rpc.active_url}) has no block {number} while "
+            "looking for the common ancestor of a reorg; nothing was recorded, retry later"
+        )
+
+
+#: Recorded credit blocks below the kept hashes asked for, newest first (at most
+#: DEEP_EVIDENCE / CALLS_PER_REQUEST requests) when a reorg is deeper than the window.
+DEEP_EVIDENCE = 500
+
+
+def _deep_reorg(
+    engine: Engine, rpc: RpcClient, chain: ChainConfig, old: Checkpoint, lowest: int, now: datetime
+) -> RuleError:
+    """The error for a reorg deeper than the kept hashes, with the exact rescan command.
+
+    The common ancestor lies below every kept hash, where only the blocks of recorded
+    credits are known. The highest of those (live ones: on the branch this database
+    followed) that the node still has proves both chains agree up to it, so a rescan from
+    the block after it covers everything the reorg can have changed; without one, the
+    rescan starts at `start_block`. The condition is recorded on the chain's row in a
+    short transaction (`status` raises deep_reorg) and nothing else is written."""
+    from ctripctl.chain.logs import CALLS_PER_REQUEST
+    from ctripctl.db.scan_store import read_credit_blocks, record_deep_reorg
+
+    known = read_credit_blocks(engine, chain.name, lowest, DEEP_EVIDENCE)
+    agreed: int | None = None
+    for i in range(0, len(known), CALLS_PER_REQUEST):
+        chunk = known[i : i + CALLS_PER_REQUEST]
+        answers = rpc.batch([("eth_getBlockByNumber", (hex(n), False)) for n, _ in chunk])
+        for (number, recorded_hash), block in zip(chunk, answers, strict=True):
+            _check_block(rpc, chain, number, block)
+            if block["hash"] == recorded_hash:
+                agreed = number
+                break
+        if agreed is not None:
+            break
+    from_block = agreed + 1 if agreed is not None else chain.start_block
+    why = (
+        f"block {agreed}, of a recorded credit, is the highest earlier block the node still has"
+        if agreed is not None
+        else "no earlier block is known to match the node: from the chain's start_block"
+    )
+    record_deep_reorg(engine, chain.name, old.last_block, from_block, now)
+    return RuleError(
+        f"chain {chain.name!r} reorganised deeper than the {chain.hashes_kept} block hashes kept "
+        f"(reorg_window; none of blocks {lowest}..{old.last_block} matches the node); nothing was "
+        f"recorded and the scan stops here. Check that the node is on the right network, then run "
+        f"`ctripctl scan --chain {chain.name} --from-block {from_block}` ({why})"
     )
 
 

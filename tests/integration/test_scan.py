@@ -184,7 +184,7 @@ def test_batches_are_bounded_and_summarised(
     p = create(cli, "1")
     chain.mine(30)
     chain.send_eth(p["address"], ETH)
-    chain.mine(30)
+    chain.mine(80)
     head = chain.head
     text = config_file.read_text().replace("block_batch_size = 500", "block_batch_size = 10")
     config_file.write_text(text)
@@ -199,8 +199,9 @@ def test_batches_are_bounded_and_summarised(
     assert show(cli, p["id"])["status"] == "detected"
     with transaction(get_engine(database_url)) as session:
         kept = session.execute(select(ScannedBlock.number).order_by(ScannedBlock.number)).scalars().all()
-    # confirmations (3) + margin (16) hashes kept: enough to walk back a reorg that deep.
-    assert kept == list(range(head - 18, head + 1))
+    # reorg_window hashes kept, by default confirmations (3) + 64: a reorg that deep is
+    # walked back to its common ancestor; older ones are pruned.
+    assert kept == list(range(head - 66, head + 1))
 
 
 def test_metrics_file_and_human_output(cli: Cli, chain: Chain, tmp_path: Any) -> None:

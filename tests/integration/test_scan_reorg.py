@@ -160,10 +160,10 @@ def test_reorg_deeper_than_kept_hashes_needs_a_rescan(cli: Cli, chain: Chain, da
     fork = chain.head
     snapshot = chain.snapshot()
     chain.send_eth(p["address"], ETH)
-    chain.mine(30)  # deeper than confirmations (3) + the 16-block margin of kept hashes
+    chain.mine(80)  # deeper than the kept hashes: reorg_window, confirmations (3) + 64
     assert scan(cli)["transfers_found"] == 1
     chain.revert(snapshot)
-    chain.mine(40)
+    chain.mine(90)
     before = transfers(database_url)
     deep = cli("scan", "--chain", "local")
     assert deep.exit_code == 3, deep

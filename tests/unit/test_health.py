@@ -141,6 +141,21 @@ def test_pending_webhooks_alone_are_healthy() -> None:
     )
 
 
+def test_deep_reorg_names_the_exact_rescan_and_stays_until_cleared() -> None:
+    """A scan pass that found none of its kept hashes on the node recorded where to rescan
+    from: status says so with the exact command, even while every other figure looks fine."""
+    problems = evaluate(
+        [chain(deep_reorg_from=21_000_123, reorg_window=76)],
+        WebhookObservation(),
+        NOW,
+        webhook_max_delay=DELAY,
+    )
+    assert [(p.code, p.chain) for p in problems] == [(health.DEEP_REORG, "eth")]
+    assert "`ctripctl scan --chain eth --from-block 21000123`" in problems[0].message
+    assert "76 block hashes" in problems[0].message
+    assert codes([chain(deep_reorg_from=None, reorg_window=76)]) == []
+
+
 def test_everything_wrong_at_once_in_stable_order() -> None:
     a = chain(
         name="a", head=None, node_error="refused", last_scan_at=NOW - timedelta(hours=1), last_confirm_at=None
