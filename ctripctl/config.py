@@ -48,6 +48,7 @@ _CHAIN_KEYS = {
     "max_idle",
     "rpc_timeout",
     "scan_source",
+    "internal_transfers",
     "tokens",
     "treasury",
     "max_fee_gwei",
@@ -98,6 +99,10 @@ class ChainConfig:
     max_idle: timedelta = timedelta(minutes=10)
     rpc_timeout: timedelta = timedelta(seconds=10)
     scan_source: str = "blocks"  # "blocks" (full-transaction blocks + eth_getLogs) or "receipts"
+    # ETH sent from inside contract calls (chain/internal.py): "auto" (trace where the node
+    # can, else record the balance change), "trace" (a node that cannot is unavailable),
+    # "balance" (never trace), "off".
+    internal_transfers: str = "auto"
     tokens: Mapping[str, TokenConfig] = field(default_factory=dict)
     treasury: str | None = None  # checksummed; None: this chain is not swept
     max_fee_wei: int | None = None  # the cap on max fee per gas (gas price on legacy chains)
@@ -309,6 +314,7 @@ def _parse_chain(v: _Validator, name: str, raw: Mapping[str, Any], env: Mapping[
         max_idle=v.duration(raw, "max_idle", where, "10m"),
         rpc_timeout=v.duration(raw, "rpc_timeout", where, "10s"),
         scan_source=_scan_source(v, raw, where),
+        internal_transfers=_choice(v, raw, "internal_transfers", where, ("auto", "trace", "balance", "off")),
         treasury=_treasury(v, raw, where),
         max_fee_wei=v.amount(raw, "max_fee_gwei", where, 9) or None,
         sweep_min_base=v.amount(raw, "sweep_min", where, NATIVE_DECIMALS),

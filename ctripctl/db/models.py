@@ -12,6 +12,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -119,6 +120,12 @@ class Transfer(Base):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     orphaned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     swept_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a confirmed sweep moved it
+    # How it was found: "transaction" | "log" | "internal" | "balance" (migration 0008).
+    via: Mapped[str] = mapped_column(String(16), default="transaction", server_default="transaction")
+    # False: a deposit in another asset than the payment's (recorded, announced, swept,
+    # never added to `received`); `token`/`decimals` are then that asset's.
+    counted: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    decimals: Mapped[int | None] = mapped_column(SmallInteger)  # None: the payment's
 
     payment: Mapped[Payment] = relationship(back_populates="transfers")
 

@@ -16,6 +16,10 @@ from ctripctl.db.outbox import enqueue
 from ctripctl.domain import lifecycle
 from ctripctl.domain.lifecycle import Credit, Facts, Standing, Status, TransferState
 
+#: A deposit in another asset than the payment's was recorded (counted: false); the
+#: payload is the payment object, the transfer in its list. Written once, on its insert.
+EVENT_UNEXPECTED_ASSET = "payment.unexpected_asset"
+
 
 def facts_of(payment: Payment) -> Facts:
     return Facts(
@@ -27,6 +31,7 @@ def facts_of(payment: Payment) -> Facts:
                 late=t.block_time > payment.expires_at,
             )
             for t in payment.transfers
+            if t.counted  # a deposit in another asset is recorded, never counted
         ),
         expired=payment.expired_at is not None,
         cancelled=payment.cancelled_at is not None,

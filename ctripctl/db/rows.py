@@ -30,6 +30,9 @@ class TransferRow:
     token: str | None
     amount_base: int
     state: str
+    via: str = "transaction"
+    counted: bool = True
+    decimals: int | None = None  # None: the payment's
 
 
 @dataclass(frozen=True)

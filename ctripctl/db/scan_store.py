@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 
 from ctripctl.db.checkpoint import Checkpoint
 from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
-from ctripctl.db.recompute import refresh
+from ctripctl.db.outbox import enqueue
+from ctripctl.db.recompute import EVENT_UNEXPECTED_ASSET, refresh
 from ctripctl.db.session import transaction
 from ctripctl.db.types import UTCDateTime
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState, late_window_end
@@ -154,6 +155,25 @@ def read_deep_reorg(engine: Engine, chain: str) -> int | None:
         return session.execute(select(ChainState.deep_reorg_from).where(ChainState.chain == chain)).scalar()
 
 
+def read_own_sends(engine: Engine, chain: str, addresses: Iterable[str], since: int) -> list[str]:
+    """Hashes of our own transactions (sweeps) from these addresses that may have landed
+    at or above block `since` (mined there, or not known to be mined yet): the balance
+    reconciliation of contract-sent ETH counts them as known outgoing changes."""
+    from ctripctl.db.models import Sweep
+
+    checksummed = sorted({to_checksum(a) for a in addresses})
+    hashes: list[str] = []
+    with transaction(engine) as session:
+        for i in range(0, len(checksummed), 500):
+            stmt = select(Sweep.tx_hash).where(
+                Sweep.chain == chain,
+                Sweep.from_address.in_(checksummed[i : i + 500]),
+                or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+            )
+            hashes += session.execute(stmt).scalars()
+    return hashes
+
+
 def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
     """Stored (number, hash) pairs at or below `upto`, newest first."""
     stmt = (
@@ -208,6 +228,7 @@ def record_pass(
     found_keys = set(unique)
     orphaned_ids: set[str] = set()
     credited_ids: set[str] = set()
+    unexpected_ids: set[str] = set()  # a deposit in another asset was recorded
     orphaned = 0
 
     with transaction(engine) as session:
@@ -262,7 +283,10 @@ def record_pass(
                     continue  # sent after the payment's late window (by its block time)
                 _insert_credit(payment, c, chain, times[c.block_number], now)
                 found += 1
-                credited_ids.add(payment.id)
+                if c.counted:
+                    credited_ids.add(payment.id)
+                else:
+                    unexpected_ids.add(payment.id)  # announced once, on its insert
                 continue
             was = row.payment_id
             outcome = _update_credit(row, payment, c, times[c.block_number])
@@ -278,7 +302,7 @@ def record_pass(
                 credited_ids.add(payment.id)
 
         events = 0
-        touched = orphaned_ids | credited_ids | moved_ids
+        touched = orphaned_ids | credited_ids | moved_ids | unexpected_ids
         for payment_id in sorted(touched):
             events += len(
                 refresh(
@@ -291,6 +315,8 @@ def record_pass(
                     orphaned=payment_id in orphaned_ids or payment_id in moved_ids,
                 )
             )
+            if payment_id in unexpected_ids:
+                events += len(enqueue(session, payments[payment_id], [EVENT_UNEXPECTED_ASSET], now))
 
         _store_hashes(session, chain, base, headers, new_block, keep)
         session.flush()
@@ -441,13 +467,22 @@ def _insert_credit(payment: Payment, c: Found, chain: str, block_time: datetime,
             block_time=block_time,
             from_address=to_checksum(c.from_address),
             to_address=payment.address,  # the same address, already checksummed
-            token=payment.token,  # matched on the payment's own asset
             amount_base=c.amount,
             payment_id=payment.id,
             state=TransferState.SEEN.value,
             created_at=now,
+            via=c.via,
+            **_asset(payment, c),
         )
     )
+
+
+def _asset(payment: Payment, c: Found) -> dict[str, object]:
+    """A counted credit is in the payment's own asset; a deposit in another asset keeps
+    that asset's symbol and decimals, and is never counted."""
+    if c.counted:
+        return {"token": payment.token, "counted": True, "decimals": None}
+    return {"token": c.symbol, "counted": False, "decimals": c.decimals}
 
 
 def _update_credit(row: Transfer, payment: Payment, c: Found, block_time: datetime) -> str | None:
@@ -467,7 +502,9 @@ def _update_credit(row: Transfer, payment: Payment, c: Found, block_time: dateti
         row.from_address = to_checksum(c.from_address)
         if row.payment_id != payment.id:
             row.payment = payment
-            row.to_address, row.token = payment.address, payment.token
+            row.to_address = payment.address
+            for key, value in _asset(payment, c).items():
+                setattr(row, key, value)
     if row.state == TransferState.ORPHANED.value:
         row.state = TransferState.SEEN.value
         row.orphaned_at = None

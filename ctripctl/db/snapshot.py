@@ -28,8 +28,14 @@ def iso(value: datetime | None) -> str | None:
 
 
 def transfer_object(transfer: Transfer | TransferRow, decimals: int) -> dict[str, Any]:
+    """One credit. `via`: "transaction" | "log" | "internal" | "balance" (a balance credit
+    has no transaction: `tx_hash` null; the row keeps a synthetic one as its identity).
+    `counted` false: a deposit in another asset (`token`, amounts in that asset's
+    decimals), not part of `received`."""
+    if transfer.decimals is not None:
+        decimals = transfer.decimals
     return {
-        "tx_hash": transfer.tx_hash,
+        "tx_hash": None if transfer.via == "balance" else transfer.tx_hash,
         "log_index": None if transfer.log_index == NATIVE_LOG_INDEX else transfer.log_index,
         "block_number": transfer.block_number,
         "block_hash": transfer.block_hash,
@@ -40,6 +46,8 @@ def transfer_object(transfer: Transfer | TransferRow, decimals: int) -> dict[str
         "amount": format_amount(transfer.amount_base, decimals),
         "amount_base": str(transfer.amount_base),
         "state": transfer.state,
+        "via": transfer.via,
+        "counted": transfer.counted,
     }
 
 

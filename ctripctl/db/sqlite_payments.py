@@ -267,7 +267,8 @@ def _transfers(conn: sqlite3.Connection, payment_ids: list[str]) -> dict[str, li
     marks = ", ".join("?" * len(payment_ids))
     rows = conn.execute(
         "SELECT payment_id, tx_hash, log_index, block_number, block_hash, block_time, from_address, "
-        f"to_address, token, amount_base, state FROM transfers WHERE payment_id IN ({marks}) ORDER BY id",
+        "to_address, token, amount_base, state, via, counted, decimals "
+        f"FROM transfers WHERE payment_id IN ({marks}) ORDER BY id",
         payment_ids,
     )
     for row in rows:
@@ -283,6 +284,9 @@ def _transfers(conn: sqlite3.Connection, payment_ids: list[str]) -> dict[str, li
                 token=row["token"],
                 amount_base=int(row["amount_base"]),
                 state=row["state"],
+                via=row["via"],
+                counted=bool(row["counted"]),
+                decimals=row["decimals"],
             )
         )
     return found

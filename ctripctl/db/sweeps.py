@@ -190,6 +190,9 @@ def read_candidates(
             Transfer.chain == chain,
             Transfer.state == TransferState.CONFIRMED.value,
             Transfer.swept_at.is_(None),
+            # A deposit in another asset is not moved by a sweep of the payment's asset
+            # (not swept yet: issue 13), so it must not be marked swept with it.
+            Transfer.counted.is_(True),
             or_(Payment.status == Status.CONFIRMED.value, Payment.paid_late, Payment.overpaid),
         )
         .order_by(Payment.created_at, Payment.id, Transfer.id)

@@ -61,6 +61,10 @@ class Found:
     via: str = "transaction"
     # False for a deposit in another asset than the payment's: recorded, never counted.
     counted: bool = True
+    # The asset's symbol and decimals (set by the scan for an uncounted credit: its asset
+    # is not the payment's; None: the payment's).
+    symbol: str | None = None
+    decimals: int | None = None
 
     @property
     def key(self) -> tuple[str, int | None]:

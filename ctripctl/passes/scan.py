@@ -45,7 +45,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from ctripctl.config import ChainConfig, Config
     from ctripctl.db.checkpoint import Checkpoint
     from ctripctl.db.session import Database
-    from ctripctl.domain.records import Watch
+    from ctripctl.domain.records import Found, Header, Watch
 
 #: Called with (blocks fetched so far, blocks in this pass's range) while fetching.
 ProgressFn = Callable[[int, int], None]
@@ -232,14 +232,17 @@ def one_pass(
     # recorded above the checkpoint, so this adds nothing to the watched set.
     recorded_from = base + 1
 
+    watching: dict[str, Watch] = {}
+
     def watched() -> dict[str, Watch]:
         # Called by fetch_range once the block requests are in flight: importing the ORM
         # and reading the watched set overlap the node's work. Read AFTER the head.
         from ctripctl.db.scan_store import read_watched
 
-        return read_watched(
-            database.engine, chain.name, as_of, config.late_window, recorded_from=recorded_from
+        watching.update(
+            read_watched(database.engine, chain.name, as_of, config.late_window, recorded_from=recorded_from)
         )
+        return watching
 
     start, end = base + 1, min(base + chain.block_batch_size, head)
     unsettled = chain.confirmations + HASH_MARGIN  # the top blocks that can still change
@@ -261,7 +264,9 @@ def one_pass(
         by_hash_from=head - unsettled + 1,
         progress=advance,
         source=chain.scan_source,
+        other_assets=[t.address.lower() for t in chain.tokens.values()],
     )
+    credits = _every_coin(config, chain, rpc, database, data.headers, data.credits, watching)
     if strict and rpc.failovers != failovers:
         raise _MixedSources
     from ctripctl.db import scan_store
@@ -273,7 +278,7 @@ def one_pass(
         base=base,
         base_hash=base_hash,
         headers=data.headers,
-        credits=data.credits,
+        credits=credits,
         orphan_above=orphan_above,
         head=head,
         keep=chain.hashes_kept,
@@ -318,6 +323,68 @@ def _warn_above_deep_reorg(database: Database, chain: ChainConfig, rescan_from: 
             needed,
             rescan_from - 1,
         )
+
+
+def _every_coin(
+    config: Config,
+    chain: ChainConfig,
+    rpc: RpcClient,
+    database: Database,
+    headers: Sequence[Header],
+    found: Sequence[Found],
+    watched: Mapping[str, Watch],
+) -> list[Found]:
+    """The range's credits, completed: deposits in another asset carry that asset's symbol
+    and decimals; ETH our own gas tank sent is no customer's deposit; and (unless
+    `internal_transfers = "off"`) ETH that reached a native payment's address from inside
+    a contract call, or with no transaction at all, found by balance reconciliation over
+    the range (chain/internal.py) — explained first by the credits just found and by our
+    own sweeps from those addresses."""
+    from dataclasses import replace
+
+    from ctripctl.config import NATIVE_DECIMALS
+    from ctripctl.evm.keys import tank_address
+    from ctripctl.evm.matching import arrival_credits
+
+    tank = tank_address(config.xpub).lower() if config.xpub else None
+    by_address = {t.address.lower(): t for t in chain.tokens.values()}
+    credits: list[Found] = []
+    ours: list[Found] = []  # top-level ETH from our own tank: explained, not credited
+    for c in found:
+        if c.token_address is None and tank is not None and c.from_address.lower() == tank:
+            ours.append(c)
+            continue
+        if not c.counted:
+            token = by_address.get(c.token_address or "")
+            symbol, decimals = (token.symbol, token.decimals) if token else (None, NATIVE_DECIMALS)
+            c = replace(c, symbol=symbol, decimals=decimals)
+        credits.append(c)
+    if chain.internal_transfers == "off" or not headers:
+        return credits
+    from ctripctl.chain.internal import own_outgoing, reconcile
+    from ctripctl.db.scan_store import read_own_sends
+
+    start, end = headers[0].number, headers[-1].number
+    natives = sorted(a for a, w in watched.items() if w.token_address is None)
+    if not natives:
+        return credits
+    known: dict[str, list[tuple[int, int]]] = {}
+    for c in [*credits, *ours]:
+        if c.token_address is None:
+            known.setdefault(c.to_address, []).append((c.block_number, c.amount))
+    outgoing, sent = own_outgoing(rpc, read_own_sends(database.engine, chain.name, natives, start))
+    for address, changes in outgoing.items():
+        known.setdefault(address, []).extend((b, w) for b, w in changes if start <= b <= end)
+    result = reconcile(rpc, start, end, natives, known, mode=chain.internal_transfers, sent=sent)
+    log = logging.getLogger("ctripctl.scan")
+    for note in result.notes:
+        log.warning("chain %s: %s", chain.name, note)
+    for address, why in sorted(result.skipped.items()):
+        log.warning(
+            "chain %s: ETH on %s not reconciled in blocks %d..%d: %s", chain.name, address, start, end, why
+        )
+    hashes = {h.number: h.hash for h in headers}
+    return credits + arrival_credits(result.arrivals, hashes, watched)
 
 
 def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | None]:

@@ -139,21 +139,39 @@ def test_late_credit_is_recorded_and_flagged(cli: Cli, chain: Chain, database_ur
 
 
 def test_noise_is_ignored(cli: Cli, chain: Chain, token: Any, database_url: str) -> None:
+    """Noise is ignored; a deposit in another (configured) asset is not noise since issue
+    13: it is recorded uncounted and announced once (payment.unexpected_asset)."""
     native = create(cli, "1")
     usdt = create(cli, "5", "--token", "USDT")
     other_token = chain.deploy_token("DAI", 18)
     chain.send_eth(OTHER, ETH)  # to nobody we watch
     chain.send_token(token, OTHER, 5 * USDT)
-    chain.send_eth(usdt["address"], ETH)  # ETH to a USDT payment: not its asset
-    chain.send_token(other_token, usdt["address"], 5 * 10**18)  # another token
-    chain.send_token(token, native["address"], 5 * USDT)  # USDT to an ETH payment
+    wrong_eth = chain.send_eth(usdt["address"], ETH)  # ETH to a USDT payment: not its asset
+    chain.send_token(other_token, usdt["address"], 5 * 10**18)  # a token nobody configured
+    wrong_usdt = chain.send_token(token, native["address"], 5 * USDT)  # USDT to an ETH payment
     chain.send_eth(native["address"], 0)  # zero value
     result = scan(cli)
-    assert result["transfers_found"] == 0 and result["payments_updated"] == 0
+    assert result["transfers_found"] == 2 and result["payments_updated"] == 2
     assert result["blocks_scanned"] == chain.head + 1
-    assert count(database_url, Transfer) == 0
-    assert show(cli, native["id"])["status"] == "pending"
-    assert show(cli, usdt["id"])["status"] == "pending"
+    assert count(database_url, Transfer) == 2
+    for p, receipt, token_symbol, amount in (
+        (native, wrong_usdt, "USDT", "5"),
+        (usdt, wrong_eth, None, "1"),
+    ):
+        shown = show(cli, p["id"])
+        assert (shown["status"], shown["received_base"]) == ("pending", "0"), shown
+        [t] = shown["transfers"]
+        assert (t["counted"], t["token"], t["amount"], t["tx_hash"]) == (
+            False,
+            token_symbol,
+            amount,
+            receipt["transactionHash"].to_0x_hex(),
+        )
+        assert t["via"] == ("log" if token_symbol else "transaction")
+        assert event_types(database_url, p["id"]) == ["payment.created", "payment.unexpected_asset"]
+    assert scan(cli, "--from-block", "0")["transfers_found"] == 0  # announced once
+    assert event_types(database_url, native["id"])[-1] == "payment.unexpected_asset"
+    assert len(event_types(database_url, native["id"])) == 2
 
 
 def test_rescan_is_idempotent(cli: Cli, chain: Chain, token: Any, database_url: str) -> None:

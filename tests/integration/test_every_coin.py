@@ -1,0 +1,154 @@
+"""`ctripctl scan` finds ETH sent from inside contract calls (issue 13), end to end on
+real anvil, SQLite and PostgreSQL: a batch payout (tests/contracts/EthPayout.sol) paying
+one payment in full and another in part; a node without tracing (a proxy answering
+-32601), where the credit is recorded `via: "balance"` without a transaction; a reorg
+that removes an internal credit; an internal credit to an expired payment."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import update
+from web3 import Web3
+
+from ctripctl.db.models import Payment
+from ctripctl.db.session import get_engine, transaction
+from tests.support.anvil import Anvil
+from tests.support.cli import Cli
+from tests.support.evm import CONTRACTS, Chain
+from tests.support.queries import event_types
+from tests.support.rpc_proxy import Answer, RpcProxy
+
+ETH = 10**18
+PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
+
+
+@pytest.fixture
+def payout(chain: Chain) -> Any:
+    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
+    receipt = chain.w3.eth.wait_for_transaction_receipt(
+        factory.constructor().transact({"from": chain.accounts[0]})
+    )
+    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
+
+
+def pay(chain: Chain, payout: Any, pairs: list[tuple[str, int]]) -> dict[str, Any]:
+    call = payout.functions.payout([Web3.to_checksum_address(a) for a, _ in pairs], [w for _, w in pairs])
+    tx = call.transact({"from": chain.payer, "value": sum(w for _, w in pairs)})
+    return chain.w3.eth.wait_for_transaction_receipt(tx)
+
+
+def create(cli: Cli, amount: str, *args: str) -> dict[str, Any]:
+    return cli.ok("payment", "create", "--chain", "local", "--amount", amount, *args)
+
+
+def show(cli: Cli, payment_id: str) -> dict[str, Any]:
+    return cli.ok("payment", "show", payment_id)
+
+
+def test_a_batch_payout_pays_one_in_full_and_one_in_part(
+    cli: Cli, chain: Chain, payout: Any, database_url: str
+) -> None:
+    full, part = create(cli, "1"), create(cli, "2")
+    paid = pay(chain, payout, [(full["address"], ETH), (part["address"], ETH // 2)])
+    chain.mine(3)
+    result = cli.ok("scan", "--chain", "local")
+    assert result["transfers_found"] == 2
+    shown = show(cli, full["id"])
+    assert (shown["status"], shown["received_base"]) == ("detected", str(ETH))
+    [t] = shown["transfers"]
+    assert (t["via"], t["counted"], t["tx_hash"], t["block_number"]) == (
+        "internal",
+        True,
+        paid["transactionHash"].to_0x_hex(),
+        paid["blockNumber"],
+    )
+    assert t["from"].lower() == payout.address.lower()
+    shown = show(cli, part["id"])
+    assert (shown["status"], shown["received_base"]) == ("partially_paid", str(ETH // 2))
+    # Confirmation as for any credit; a rescan counts nothing twice.
+    cli.ok("confirm", "--chain", "local")
+    assert show(cli, full["id"])["status"] == "confirmed"
+    assert cli.ok("scan", "--chain", "local", "--from-block", "0")["transfers_found"] == 0
+    assert show(cli, full["id"])["received_base"] == str(ETH)
+    assert event_types(database_url, full["id"]) == [
+        "payment.created",
+        "payment.detected",
+        "payment.confirmed",
+    ]
+
+
+def refusing(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+    """A node without debug_* and trace_*: "method not found" for them."""
+    calls = body if isinstance(body, list) else [body]
+    status, answer = forward(calls)
+    for item, call in zip(answer, calls, strict=True):
+        if call["method"].startswith(("debug_", "trace_")):
+            item.pop("result", None)
+            item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
+    return status, answer
+
+
+def test_a_node_without_tracing_records_the_balance_change(
+    anvil: Anvil, cli: Cli, chain: Chain, payout: Any, config_file: Path
+) -> None:
+    p = create(cli, "1")
+    chain.mine(4)
+    paid = pay(chain, payout, [(p["address"], ETH)])
+    chain.mine(4)
+    proxy = RpcProxy(anvil.url, hook=refusing)
+    try:
+        config_file.write_text(config_file.read_text().replace(anvil.url, proxy.url))
+        assert cli.ok("scan", "--chain", "local")["transfers_found"] == 1
+    finally:
+        proxy.stop()
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"]) == ("detected", str(ETH))
+    [t] = shown["transfers"]
+    assert (t["via"], t["tx_hash"], t["block_number"], t["counted"]) == (
+        "balance",
+        None,
+        paid["blockNumber"],
+        True,
+    )
+
+
+def test_a_reorg_removes_an_internal_credit(cli: Cli, chain: Chain, payout: Any, database_url: str) -> None:
+    p = create(cli, "1")
+    pay(chain, payout, [(p["address"], ETH)])
+    chain.mine(2)
+    assert cli.ok("scan", "--chain", "local")["transfers_found"] == 1
+    assert show(cli, p["id"])["status"] == "detected"
+    chain.reorg(3)  # the payout's block and the two above it, without the payout
+    result = cli.ok("scan", "--chain", "local")
+    assert (result["reorg_depth"], result["transfers_orphaned"], result["transfers_found"]) == (3, 1, 0)
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"]) == ("pending", "0")
+    assert shown["transfers"][0]["state"] == "orphaned"
+    assert event_types(database_url, p["id"])[-1] == "payment.reorged"
+
+
+def test_an_internal_credit_to_an_expired_payment_is_paid_late(
+    cli: Cli, chain: Chain, payout: Any, database_url: str
+) -> None:
+    p = create(cli, "1", "--expires-in", "1m")
+    with transaction(get_engine(database_url)) as session:  # as `confirm` marks it
+        session.execute(
+            update(Payment)
+            .where(Payment.id == p["id"])
+            .values(status="expired", expired_at=datetime.now(UTC))
+        )
+    chain.anvil.rpc("evm_increaseTime", 600)  # the next blocks are 10 minutes later
+    pay(chain, payout, [(p["address"], ETH)])
+    assert cli.ok("scan", "--chain", "local")["transfers_found"] == 1
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["paid_late"], shown["transfers"][0]["via"]) == (
+        "detected",
+        True,
+        "internal",
+    )
