@@ -328,6 +328,9 @@ def list_(
     status: Annotated[str | None, typer.Option(help=f"Only this status ({', '.join(STATUSES)}).")] = None,
     chain: Annotated[str | None, typer.Option(help="Only this chain.")] = None,
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
+    unexpected: Annotated[
+        bool, typer.Option("--unexpected", help="Only payments that received a deposit in another asset.")
+    ] = False,
     config_path: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -336,6 +339,7 @@ def list_(
     Example:
 
         ctripctl payment list --status pending --chain eth --json
+        ctripctl payment list --unexpected
     """
     with cli_errors():
         from ctripctl.db.payments import list_payments
@@ -349,7 +353,10 @@ def list_(
             config.chain(chain)
         with transaction(engine(config)) as session:
             objects = [
-                _object(p, config) for p in list_payments(session, status=status, chain=chain, limit=limit)
+                _object(p, config)
+                for p in list_payments(
+                    session, status=status, chain=chain, limit=limit, unexpected=unexpected
+                )
             ]
         if as_json:
             emit_json([_public(o) for o in objects])

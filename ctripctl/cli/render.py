@@ -158,16 +158,33 @@ def _transfers_table(
         return depth_text(d, required) if t["state"] == "seen" else str(d)
 
     columns = (
-        Column("tx", lambda t: t["tx_hash"], ident=True, keep=True),
+        Column("tx", lambda t: t["tx_hash"] or f"({t.get('via', 'balance')})", ident=True, keep=True),
         Column("block", lambda t: str(t["block_number"]), priority=4, justify="right"),
         Column("amount", lambda t: t["amount"], priority=1, justify="right"),
         Column("from", lambda t: t["from"], ident=True, priority=5),
         Column("state", lambda t: t["state"], priority=2),
         Column("depth", depth, priority=3),
+        Column("via", lambda t: t.get("via", ""), priority=6),
     )
-    console().print(
-        fitted_table(columns, p["transfers"], width=console().width, title="Transfers", min_columns=3)
-    )
+    counted = [t for t in p["transfers"] if t.get("counted", True)]
+    other = [t for t in p["transfers"] if not t.get("counted", True)]
+    if counted:
+        console().print(
+            fitted_table(columns, counted, width=console().width, title="Transfers", min_columns=3)
+        )
+    if other:
+        # A distinct style: money that arrived in another asset, recorded, never counted.
+        asset = Column("asset", lambda t: t["token"] or "native", priority=1)
+        console().print(
+            fitted_table(
+                (*columns[:3], asset, *columns[3:]),
+                other,
+                width=console().width,
+                title="[bold yellow]Deposits in another asset: not counted[/]",
+                min_columns=3,
+            ),
+            style="yellow",
+        )
 
 
 _COLOUR = {0: "bright_white", 1: "black"}  # light and dark modules

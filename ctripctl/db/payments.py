@@ -13,12 +13,12 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from ctripctl.db.models import AddressCounter, Payment, WebhookEvent
+from ctripctl.db.models import AddressCounter, Payment, Transfer, WebhookEvent
 from ctripctl.db.outbox import enqueue
 from ctripctl.db.recompute import refresh
 from ctripctl.db.rows import check_terms
 from ctripctl.domain.ids import new_id
-from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status
+from ctripctl.domain.lifecycle import CANCELLABLE, EVENT_CREATED, Status, TransferState
 from ctripctl.errors import DatabaseUnavailable, InputError, NotFound, RuleError
 
 if TYPE_CHECKING:
@@ -156,9 +156,21 @@ def list_payments(
     status: str | None = None,
     chain: str | None = None,
     limit: int = 50,
+    unexpected: bool = False,
 ) -> list[Payment]:
-    """Newest first, optionally filtered."""
+    """Newest first, optionally filtered. `unexpected`: only payments holding a live
+    deposit in another asset than their own (a transfer recorded with counted false)."""
     stmt = select(Payment).order_by(Payment.created_at.desc(), Payment.id).limit(limit)
+    if unexpected:
+        stmt = stmt.where(
+            select(Transfer.id)
+            .where(
+                Transfer.payment_id == Payment.id,
+                Transfer.counted.is_(False),
+                Transfer.state != TransferState.ORPHANED.value,
+            )
+            .exists()
+        )
     if status is not None:
         stmt = stmt.where(Payment.status == status)
     if chain is not None:

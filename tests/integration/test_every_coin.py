@@ -152,3 +152,29 @@ def test_an_internal_credit_to_an_expired_payment_is_paid_late(
         True,
         "internal",
     )
+
+
+def test_wrong_asset_deposits_are_listed_shown_apart_and_never_counted(
+    cli: Cli, chain: Chain, token: Any, database_url: str
+) -> None:
+    native, usdt, clean = create(cli, "1"), create(cli, "5", "--token", "USDT"), create(cli, "1")
+    chain.send_token(token, native["address"], 7 * 10**6)  # USDT to an ETH payment
+    chain.send_eth(usdt["address"], ETH // 4)  # ETH to a USDT payment
+    chain.send_eth(native["address"], ETH)  # and the ETH payment paid in full
+    chain.mine(3)
+    assert cli.ok("scan", "--chain", "local")["transfers_found"] == 3
+    cli.ok("confirm", "--chain", "local")
+    shown = show(cli, native["id"])
+    assert (shown["status"], shown["received_base"], shown["overpaid"]) == ("confirmed", str(ETH), False)
+    assert sorted((t["counted"], t["state"]) for t in shown["transfers"]) == [
+        (False, "confirmed"),
+        (True, "confirmed"),
+    ]
+    listed = cli.ok("payment", "list", "--unexpected")
+    assert {p["id"] for p in listed} == {native["id"], usdt["id"]} and clean["id"] not in {
+        p["id"] for p in listed
+    }
+    text = cli("payment", "show", native["id"])
+    assert text.exit_code == 0 and "Deposits in another asset: not counted" in text.stdout
+    assert "USDT" in text.stdout  # the asset column of the other-asset table
+    assert event_types(database_url, usdt["id"]) == ["payment.created", "payment.unexpected_asset"]
