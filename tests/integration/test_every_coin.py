@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 from web3 import Web3
 
@@ -178,3 +180,48 @@ def test_wrong_asset_deposits_are_listed_shown_apart_and_never_counted(
     assert text.exit_code == 0 and "Deposits in another asset: not counted" in text.stdout
     assert "USDT" in text.stdout  # the asset column of the other-asset table
     assert event_types(database_url, usdt["id"]) == ["payment.created", "payment.unexpected_asset"]
+
+
+_step = st.one_of(
+    st.tuples(st.just("send"), st.integers(0, 1), st.integers(1, ETH)),
+    st.tuples(
+        st.just("payout"), st.lists(st.tuples(st.integers(0, 1), st.integers(1, ETH)), min_size=1, max_size=3)
+    ),
+    st.tuples(st.just("withdrawal"), st.integers(0, 1), st.integers(1, ETH)),
+    st.tuples(st.just("mine"), st.integers(1, 4)),
+    st.just(("scan",)),
+)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_step, min_size=1, max_size=7))
+def test_recorded_native_credits_add_up_to_the_balance_increase(
+    cli: Cli, chain: Chain, payout: Any, database_url: str, steps: list[Any]
+) -> None:
+    """Two ETH payments nothing else touches, paid by random top-level transfers, batch
+    payouts and withdrawals, scanned at random moments (credits on both sides of a pass
+    boundary): the live credits recorded for each equal its balance increase exactly."""
+    payments = [create(cli, "100"), create(cli, "100")]
+    addresses = [Web3.to_checksum_address(p["address"]) for p in payments]
+    before = [chain.w3.eth.get_balance(a) for a in addresses]
+    for step in steps:
+        if step[0] == "send":
+            chain.send_eth(addresses[step[1]], step[2])
+        elif step[0] == "payout":
+            pay(chain, payout, [(addresses[i], w) for i, w in step[1]])
+        elif step[0] == "withdrawal":
+            chain.mine(1)  # anvil_setBalance edits the latest block: one not scanned yet
+            balance = chain.w3.eth.get_balance(addresses[step[1]])
+            chain.anvil.rpc("anvil_setBalance", addresses[step[1]], hex(balance + step[2]))
+        elif step[0] == "mine":
+            chain.mine(step[1])
+        else:
+            chain.mine(1)
+            cli.ok("scan", "--chain", "local")
+    chain.mine(1)
+    cli.ok("scan", "--chain", "local")
+    for p, address, base in zip(payments, addresses, before, strict=True):
+        shown = show(cli, p["id"])
+        live = [t for t in shown["transfers"] if t["state"] != "orphaned"]
+        assert sum(int(t["amount_base"]) for t in live) == chain.w3.eth.get_balance(address) - base, shown
+        assert shown["received_base"] == str(sum(int(t["amount_base"]) for t in live if t["counted"]))
