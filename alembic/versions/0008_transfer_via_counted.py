@@ -33,9 +33,17 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("counted", sa.Boolean(), nullable=False, server_default=sa.true()))
         batch_op.add_column(sa.Column("decimals", sa.SmallInteger(), nullable=True))
     op.execute("UPDATE transfers SET via = 'log' WHERE log_index >= 0")
+    op.create_index(
+        "ix_transfers_uncounted",
+        "transfers",
+        ["chain", "state"],
+        postgresql_where=sa.text("NOT counted"),
+        sqlite_where=sa.text("NOT counted"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_transfers_uncounted", table_name="transfers")
     with op.batch_alter_table("transfers", schema=None) as batch_op:
         batch_op.drop_column("decimals")
         batch_op.drop_column("counted")

@@ -120,6 +120,12 @@ def render_status(report: Mapping[str, Any]) -> None:
             cells = [f"{recent[s]}" + (f" / {open_[s]}" if s in open_ else "") for s in statuses]
             payments.add_row(c["chain"], *cells)
         console().print(payments)
+        for c in report["chains"]:
+            if c["payments"].get("unexpected_deposits"):
+                console().print(
+                    f"[yellow]{c['chain']}: {c['payments']['unexpected_deposits']} deposit(s) in another "
+                    "asset than their payment's, not counted (ctripctl payment list --unexpected)[/]"
+                )
 
     w = report["webhooks"]
     oldest = "-" if w["oldest_pending_age_s"] is None else ago(w["oldest_pending_age_s"])

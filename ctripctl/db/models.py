@@ -133,6 +133,15 @@ class Transfer(Base):
         UniqueConstraint("chain", "tx_hash", "tx_log_position", name="uq_transfers_chain_tx_position"),
         Index("ix_transfers_payment_id", "payment_id"),
         Index("ix_transfers_chain_state_block", "chain", "state", "block_number"),
+        # Deposits in another asset, for `status` and `payment list --unexpected`: a few
+        # rows, never a scan of every credit (migration 0008).
+        Index(
+            "ix_transfers_uncounted",
+            "chain",
+            "state",
+            postgresql_where=text("NOT counted"),
+            sqlite_where=text("NOT counted"),
+        ),
         # The sweep pass's candidates: confirmed credits not swept yet (migration 0006).
         Index(
             "ix_transfers_unswept",

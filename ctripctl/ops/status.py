@@ -150,6 +150,8 @@ def build_report(
                 "payments": {
                     "last_24h": _by_status(db["recent"].get(name, {}), STATUSES),
                     "open": _by_status(db["open"].get(name, {}), OPEN_STATUSES),
+                    # deposits in another asset than their payment's (payment list --unexpected)
+                    "unexpected_deposits": int(db.get("unexpected_deposits", {}).get(name, 0)),
                 },
                 "rpc_urls": [mask_url(u) for u in cfg.rpc_urls],
                 "sweep": {
@@ -228,9 +230,10 @@ def _read_database(session: Session, now: datetime, chains: tuple[str, ...] | No
     index on SQLite (1M payments: 107 ms -> 0.1 ms, warm) — and the webhook backlog by
     (status, next_attempt_at).
     """
-    from sqlalchemy import func, select
+    from sqlalchemy import func, select, text
 
-    from ctripctl.db.models import ChainState, Payment, Sweep, WebhookEvent
+    from ctripctl.db.models import ChainState, Payment, Sweep, Transfer, WebhookEvent
+    from ctripctl.domain.lifecycle import TransferState
     from ctripctl.domain.sweeping import LIVE
 
     states = {
@@ -279,7 +282,17 @@ def _read_database(session: Session, now: datetime, chains: tuple[str, ...] | No
             select(Sweep.chain, func.count()).where(Sweep.status.in_(live)).group_by(Sweep.chain)
         ).all()
     )
+    # Live deposits in another asset than their payment's (recorded, never counted):
+    # the operator decides on refunds (ix_transfers_uncounted: only those rows are read).
+    unexpected = dict(
+        session.execute(
+            select(Transfer.chain, func.count())
+            .where(text("NOT transfers.counted"), Transfer.state != TransferState.ORPHANED.value)
+            .group_by(Transfer.chain)
+        ).all()
+    )
     return {
+        "unexpected_deposits": unexpected,
         "sweeps_in_flight": in_flight,
         "chain_states": states,
         "recent": recent,

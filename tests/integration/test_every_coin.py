@@ -180,6 +180,8 @@ def test_wrong_asset_deposits_are_listed_shown_apart_and_never_counted(
     assert text.exit_code == 0 and "Deposits in another asset: not counted" in text.stdout
     assert "USDT" in text.stdout  # the asset column of the other-asset table
     assert event_types(database_url, usdt["id"]) == ["payment.created", "payment.unexpected_asset"]
+    [local] = cli.ok("status")["chains"]
+    assert local["payments"]["unexpected_deposits"] == 2
 
 
 _step = st.one_of(
