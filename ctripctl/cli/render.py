@@ -162,9 +162,9 @@ def _transfers_table(
         Column("block", lambda t: str(t["block_number"]), priority=4, justify="right"),
         Column("amount", lambda t: t["amount"], priority=1, justify="right"),
         Column("from", lambda t: t["from"], ident=True, priority=5),
+        Column("via", lambda t: t.get("via", ""), priority=6),
         Column("state", lambda t: t["state"], priority=2),
         Column("depth", depth, priority=3),
-        Column("via", lambda t: t.get("via", ""), priority=6),
     )
     counted = [t for t in p["transfers"] if t.get("counted", True)]
     other = [t for t in p["transfers"] if not t.get("counted", True)]
@@ -177,7 +177,7 @@ def _transfers_table(
         asset = Column("asset", lambda t: t["token"] or "native", priority=1)
         console().print(
             fitted_table(
-                (*columns[:3], asset, *columns[3:]),
+                (*columns[:3], asset, *columns[3:]),  # amounts in that asset
                 other,
                 width=console().width,
                 title="[bold yellow]Deposits in another asset: not counted[/]",

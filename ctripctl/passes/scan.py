@@ -346,7 +346,10 @@ def _every_coin(
     from ctripctl.evm.keys import tank_address
     from ctripctl.evm.matching import arrival_credits
 
-    tank = tank_address(config.xpub).lower() if config.xpub else None
+    # Our gas tank tops up token deposits with ETH: never a deposit in another asset. Only
+    # derived when such a credit is there (the derivation imports coincurve: start-up).
+    topped = any(c.token_address is None and not c.counted for c in found)
+    tank = tank_address(config.xpub).lower() if topped and config.xpub else None
     by_address = {t.address.lower(): t for t in chain.tokens.values()}
     credits: list[Found] = []
     ours: list[Found] = []  # top-level ETH from our own tank: explained, not credited
