@@ -200,6 +200,7 @@ def record_pass(
     now: datetime,
     late_window: timedelta,
     verified: bool = True,
+    vanished_above: int | None = None,
 ) -> Recorded:
     """Commit one pass in one transaction (see the module docstring).
 
@@ -212,7 +213,8 @@ def record_pass(
     payment no longer receiving is recorded only if its block time is inside the
     payment's late window (lifecycle.late_window_end). `verified`: the pass checked the
     chain against the node (False only when the node was behind the checkpoint); it clears
-    a deep reorg recorded before.
+    a deep reorg recorded before. `vanished_above`: a rescan reached the node's head, this
+    block: every live transfer above it is off the node's (shorter) chain, and orphaned.
     """
     last = headers[-1] if headers else None
     new_block = last.number if last else base
@@ -240,6 +242,8 @@ def record_pass(
         stale: list[Transfer] = []
         if orphan_above is not None:
             stale += _live_transfers(session, chain, orphan_above + 1, None)
+        if vanished_above is not None:
+            stale += _live_transfers(session, chain, vanished_above + 1, None)
         if headers:
             # A rescan re-checks blocks already recorded: a live transfer whose block hash
             # is no longer the node's block at that height is off the chain.

@@ -34,7 +34,9 @@ called by fetch_range once the requests are in flight — still after the head).
 there: credits already recorded are left alone (unique per chain, tx and place among the
 transaction's logs), only missing ones are inserted, a credit whose transaction moved to
 another block is moved with it, and a recorded transfer whose block is no longer on the
-chain is orphaned — so a rescan never counts anything twice.
+chain is orphaned — also one above the node's head once the rescan reaches that head
+(a reset node, another network: its chain is shorter than our records) — so a rescan
+never counts anything twice, nor keeps counting what vanished.
 
 Node failures surface as NodeUnavailable (exit 5) before the write transaction, so the
 checkpoint is untouched.
@@ -124,7 +126,9 @@ def scan(
     with scan_lock(database, chain.name), _client(RpcClient, chain) as rpc:
         for index in range(batches):
             rescan_from = from_block if index == 0 else None
-            run = functools.partial(one_pass, database, rpc, chain, config, progress=progress)
+            run = functools.partial(
+                one_pass, database, rpc, chain, config, progress=progress, rescanning=from_block is not None
+            )
             try:
                 result = run(rescan_from=rescan_from)
             except _MixedSources:  # redo once, every request now on the URL that answers
@@ -161,10 +165,15 @@ def one_pass(
     config: Config,
     *,
     rescan_from: int | None = None,
+    rescanning: bool = False,
     progress: ProgressFn | None = None,
     strict: bool = True,
 ) -> PassResult:
     """One pass; the caller holds the chain's scan lock.
+
+    `rescanning`: this pass belongs to a `--from-block` run (the first pass or a later one
+    of its --batches): if it reaches the node's head, credits recorded above that head are
+    orphaned (see the module docstring).
 
     `strict`: raise _MixedSources (before writing anything) when the client failed over
     to another URL while fetching. Two nodes at different heights can give a consistent
@@ -287,6 +296,11 @@ def one_pass(
         # The chain was checked against the node (the checkpoint's hash matched, a reorg
         # was walked back, or a rescan): a deep reorg recorded before is resolved.
         verified=head >= base,
+        # A rescan that reached the node's head: the operator asked to trust this node's
+        # chain, and it ends there — credits recorded above it (a reset node, another
+        # network) are off it. (A regular pass never concludes that: a node whose head is
+        # below our records is more likely behind; its later passes check those blocks.)
+        vanished_above=head if rescanning and data.last is not None and data.last.number == head else None,
     )
     checkpoint = data.last.number if data.last else base
     return PassResult(

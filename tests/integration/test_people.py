@@ -287,10 +287,6 @@ def test_a_node_shorter_than_the_checkpoint_is_named_with_its_fix(cli: Cli, chai
     assert "below the checkpoint" in problem["message"] and command in problem["message"]
 
 
-@pytest.mark.xfail(
-    reason="needs issue 12's `scan --from-block` orphaning of confirmed credits no longer on the chain",
-    strict=False,
-)
 def test_the_named_rescan_orphans_the_vanished_credits(cli: Cli, chain: Chain) -> None:
     p = reset_node_after_a_confirmed_payment(cli, chain)
     rescan = cli("scan", "--chain", "local", "--from-block", "0", "--json")

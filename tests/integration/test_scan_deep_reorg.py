@@ -186,3 +186,40 @@ def test_deep_reorg_without_any_known_earlier_block_rescans_from_start_block(
     rescan = cli.ok("scan", "--chain", "local", "--from-block", "0")
     assert rescan["transfers_orphaned"] == 1
     assert show(cli, p["id"])["status"] == "pending"
+
+
+def test_rescan_of_a_node_shorter_than_the_records_orphans_the_vanished_confirmed_credit(
+    cli: Cli, chain: Chain, database_url: str
+) -> None:
+    """The node was reset below a confirmed credit (its chain now ends before that block).
+    A regular pass sees a node behind and orphans nothing; the rescan the operator runs
+    reaches the node's head, and the credit above it — on no chain this node has — is
+    orphaned, its payment steps back with payment.reorged. Once the new chain grows past
+    that height, nothing comes back."""
+    p = create(cli, "1")
+    snapshot = chain.snapshot()
+    chain.send_eth(p["address"], ETH)
+    chain.mine(5)
+    checkpoint = scan(cli)["checkpoint"]
+    assert cli.ok("confirm", "--chain", "local")["confirmed"] == 1
+    chain.revert(snapshot)
+    assert chain.head < checkpoint
+
+    behind = scan(cli)
+    assert (behind["blocks_scanned"], behind["transfers_orphaned"]) == (0, 0)
+    assert show(cli, p["id"])["status"] == "confirmed"
+
+    rescan = scan(cli, "--from-block", "0")
+    assert rescan["transfers_orphaned"] == 1 and rescan["checkpoint"] == chain.head
+    shown = show(cli, p["id"])
+    assert (shown["status"], shown["received_base"], [t["state"] for t in shown["transfers"]]) == (
+        "pending",
+        "0",
+        ["orphaned"],
+    )
+    assert event_types(database_url, p["id"])[-1] == "payment.reorged"
+
+    chain.mine(10)
+    later = scan(cli)
+    assert (later["transfers_found"], later["transfers_orphaned"]) == (0, 0)
+    assert show(cli, p["id"])["status"] == "pending"
