@@ -75,7 +75,7 @@ def mint_request(chain: Chain, token: Any) -> dict[str, Any]:
 
 def payout_logs(chain: Chain, tx_hash: Any) -> tuple[int, str, list[int]]:
     """(block number, block hash, log indexes) of the payout as the node has it now."""
-    receipt = chain.w3.eth.get_transaction_receipt(tx_hash)
+    receipt = chain.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=20)  # a loaded node can lag
     return (
         receipt["blockNumber"],
         receipt["blockHash"].to_0x_hex(),
