@@ -275,7 +275,10 @@ def check(
         assert row.overpaid is (p.total > p.amount), (seed, created["id"])
 
     # Every event delivered, each to the verifying receiver, in each payment's order.
-    assert receiver.unverified() == [], seed
+    # A flusher killed while sending leaves a request cut short (headers, part of the
+    # body): no receiver acts on it. Every complete request must verify.
+    complete = [d for d in receiver.unverified() if len(d.body) >= int(d.headers.get("content-length") or 0)]
+    assert complete == [], seed
     assert {e.status for e in events} == {"delivered"}, seed
     delivered = receiver.delivered_ids()
     assert set(delivered) == {e.id for e in events}, seed
