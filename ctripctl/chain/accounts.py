@@ -6,18 +6,15 @@ Returns plain records; every decision about them is in domain/sweeping.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ctripctl.chain.rpc import Call, RpcClient, RpcError
+from ctripctl.chain.rpc import Call, RpcClient, RpcError, quantity
 from ctripctl.domain.sweeping import Receipt
 from ctripctl.errors import NodeUnavailable
 from ctripctl.evm.matching import token_move
 from ctripctl.evm.transactions import Authorization, balance_of_data, decode_uint
-
-#: Calls per JSON-RPC request: public providers cap batches (some at 100).
-CALLS_PER_REQUEST = 50
 
 
 @dataclass(frozen=True)
@@ -29,27 +26,6 @@ class Holding:
     latest: int
     at_depth: int
     native_latest: int  # the gas money on the address (== latest for a native asset)
-
-
-def _chunks(calls: Sequence[Call], size: int = CALLS_PER_REQUEST) -> Iterator[Sequence[Call]]:
-    for i in range(0, len(calls), size):
-        yield calls[i : i + size]
-
-
-def _batch(rpc: RpcClient, calls: Sequence[Call]) -> list[Any]:
-    results: list[Any] = []
-    for chunk in _chunks(calls):
-        results.extend(rpc.batch(chunk))
-    return results
-
-
-def _quantity(answer: Any, what: str) -> int:
-    if isinstance(answer, RpcError):
-        raise NodeUnavailable(f"{what}: {answer.message}")
-    try:
-        return decode_uint(answer)
-    except ValueError:
-        raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
 
 
 def read_holdings(
@@ -70,12 +46,12 @@ def read_holdings(
             data = balance_of_data(address)
             calls.append(("eth_call", ({"to": token, "data": data}, "latest")))
             calls.append(("eth_call", ({"to": token, "data": data}, depth)))
-    answers = iter(_batch(rpc, calls))
+    answers = iter(rpc.batch_chunked(calls))
     holdings: list[Holding | None] = []
     for address, token in items:
-        native = _quantity(next(answers), f"balance of {address}")
+        native = quantity(next(answers), f"balance of {address}")
         if token is None:
-            at_depth = _quantity(next(answers), f"balance of {address} at block {depth_block}")
+            at_depth = quantity(next(answers), f"balance of {address} at block {depth_block}")
             holdings.append(Holding(address, None, native, at_depth, native))
             continue
         latest, at_depth = _token_amount(next(answers)), _token_amount(next(answers))
@@ -96,19 +72,19 @@ def _token_amount(answer: Any) -> int | None:
 
 
 def native_balance(rpc: RpcClient, address: str) -> int:
-    return _quantity(rpc.call("eth_getBalance", address, "latest"), f"balance of {address}")
+    return quantity(rpc.call("eth_getBalance", address, "latest"), f"balance of {address}")
 
 
 def nonces(rpc: RpcClient, addresses: Sequence[str], tag: str) -> dict[str, int]:
     """eth_getTransactionCount per address at `tag` ("latest": mined; "pending": + mempool)."""
     unique = list(dict.fromkeys(addresses))
-    answers = _batch(rpc, [("eth_getTransactionCount", (a, tag)) for a in unique])
-    return {a: _quantity(r, f"nonce of {a}") for a, r in zip(unique, answers, strict=True)}
+    answers = rpc.batch_chunked([("eth_getTransactionCount", (a, tag)) for a in unique])
+    return {a: quantity(r, f"nonce of {a}") for a, r in zip(unique, answers, strict=True)}
 
 
 def receipts(rpc: RpcClient, tx_hashes: Sequence[str]) -> dict[str, Receipt | None]:
     """The receipt of each transaction, None where the node has none (not mined, or reorged away)."""
-    answers = _batch(rpc, [("eth_getTransactionReceipt", (h,)) for h in tx_hashes])
+    answers = rpc.batch_chunked([("eth_getTransactionReceipt", (h,)) for h in tx_hashes])
     found: dict[str, Receipt | None] = {}
     for tx_hash, answer in zip(tx_hashes, answers, strict=True):
         if isinstance(answer, RpcError):
@@ -134,8 +110,8 @@ def has_code(rpc: RpcClient, address: str) -> bool:
 
 def estimate_gas(rpc: RpcClient, requests: Sequence[dict[str, Any]]) -> list[int | None]:
     """eth_estimateGas per call object; None where the node says the call would fail."""
-    answers = _batch(rpc, [("eth_estimateGas", (r,)) for r in requests])
-    return [None if isinstance(a, RpcError) else _quantity(a, "eth_estimateGas") for a in answers]
+    answers = rpc.batch_chunked([("eth_estimateGas", (r,)) for r in requests])
+    return [None if isinstance(a, RpcError) else quantity(a, "eth_estimateGas") for a in answers]
 
 
 def accepts_type4(rpc: RpcClient, probe: Authorization, sender: str) -> bool:
@@ -149,5 +125,5 @@ def accepts_type4(rpc: RpcClient, probe: Authorization, sender: str) -> bool:
 
 def broadcast(rpc: RpcClient, raws: Sequence[str]) -> list[str | None]:
     """eth_sendRawTransaction for each; None where the node accepted it, else its error text."""
-    answers = _batch(rpc, [("eth_sendRawTransaction", (raw,)) for raw in raws])
+    answers = rpc.batch_chunked([("eth_sendRawTransaction", (raw,)) for raw in raws])
     return [a.message if isinstance(a, RpcError) else None for a in answers]

@@ -30,18 +30,16 @@ is attributed to it, and `Reconciled.notes` says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctripctl.chain.rpc import Call, RpcClient, RpcError
+from ctripctl.chain.rpc import Call, RpcClient, RpcError, quantity
 from ctripctl.domain.reconcile import Ledger, Search, remainder
 from ctripctl.domain.records import Arrival
 from ctripctl.errors import InputError, NodeUnavailable
 from ctripctl.evm.traces import InternalTransfer, from_call_tracer, from_parity
 
-#: Calls per JSON-RPC request (public providers cap batches).
-CALLS_PER_REQUEST = 50
 #: JSON-RPC "method not found".
 METHOD_NOT_FOUND = -32601
 #: chain config `internal_transfers`.
@@ -82,7 +80,7 @@ class Tracer:
         while todo and self.methods:
             method = self.methods[0]
             calls: list[Call] = [(method, _trace_params(method, n)) for n in todo]
-            answers = _batch(self.rpc, calls)
+            answers = self.rpc.batch_chunked(calls)
             refused = False
             for n, answer in zip(todo, answers, strict=True):
                 if isinstance(answer, RpcError):
@@ -120,27 +118,6 @@ def _not_offered(error: RpcError) -> bool:
     )
 
 
-def _chunks(calls: Sequence[Call]) -> Iterator[Sequence[Call]]:
-    for i in range(0, len(calls), CALLS_PER_REQUEST):
-        yield calls[i : i + CALLS_PER_REQUEST]
-
-
-def _batch(rpc: RpcClient, calls: Sequence[Call]) -> list[Any]:
-    results: list[Any] = []
-    for chunk in _chunks(calls):
-        results.extend(rpc.batch(chunk))
-    return results
-
-
-def _quantity(answer: Any, what: str) -> int:
-    if isinstance(answer, RpcError):
-        raise NodeUnavailable(f"{what}: {answer.message}")
-    try:
-        return int(answer, 16)
-    except (TypeError, ValueError):
-        raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
-
-
 def own_outgoing(
     rpc: RpcClient, tx_hashes: Sequence[str]
 ) -> tuple[dict[str, list[tuple[int, int]]], dict[str, int]]:
@@ -152,7 +129,7 @@ def own_outgoing(
     for h in tx_hashes:
         calls.append(("eth_getTransactionByHash", (h,)))
         calls.append(("eth_getTransactionReceipt", (h,)))
-    answers = iter(_batch(rpc, calls))
+    answers = iter(rpc.batch_chunked(calls))
     changes: dict[str, list[tuple[int, int]]] = {}
     sent: dict[str, int] = {}
     for h in tx_hashes:
@@ -173,8 +150,8 @@ def own_outgoing(
 
 def balances_at(rpc: RpcClient, addresses: Sequence[str], block: int) -> list[int | RpcError]:
     """eth_getBalance of each address at `block` (an RpcError in its slot if refused)."""
-    answers = _batch(rpc, [("eth_getBalance", (a, hex(block))) for a in addresses])
-    return [a if isinstance(a, RpcError) else _quantity(a, f"balance at block {block}") for a in answers]
+    answers = rpc.batch_chunked([("eth_getBalance", (a, hex(block))) for a in addresses])
+    return [a if isinstance(a, RpcError) else quantity(a, f"balance at block {block}") for a in answers]
 
 
 def _earliest_state(rpc: RpcClient, probe: str, lo: int, hi: int) -> int:
@@ -268,7 +245,7 @@ def reconcile(
         nonce_calls.append(
             ("eth_getTransactionCount", (a, hex(max(floor - 1 if floor == start else floor, 0))))
         )
-    nonces = iter(_batch(rpc, nonce_calls))
+    nonces = iter(rpc.batch_chunked(nonce_calls))
     active: list[str] = []
     for a in suspects:
         high, low = next(nonces), next(nonces)
@@ -300,12 +277,12 @@ def reconcile(
         asks = [(a, p) for a, p in probes.items() if p is not None and (a, p) not in known_at]
         pruned_at: list[tuple[str, int]] = []
         if asks:
-            answers = _batch(rpc, [("eth_getBalance", (a, hex(p))) for a, p in asks])
+            answers = rpc.batch_chunked([("eth_getBalance", (a, hex(p))) for a, p in asks])
             for (a, p), answer in zip(asks, answers, strict=True):
                 if isinstance(answer, RpcError):
                     pruned_at.append((a, p))  # no state there: handled below
                 else:
-                    known_at[(a, p)] = _quantity(answer, f"balance of {a} at block {p}")
+                    known_at[(a, p)] = quantity(answer, f"balance of {a} at block {p}")
         for a, p in pruned_at:
             # The node has no state at `p` (pruned): search from its earliest state on; what
             # arrived before it is attributed to that block (the jump measured from the ledger).

@@ -36,6 +36,8 @@ from ctripctl.errors import NodeUnavailable
 from ctripctl.urls import mask_url, mask_urls_in
 
 Call = tuple[str, Sequence[Any]]
+#: Calls per HTTP request when a caller has many: public providers cap batches (some at 100).
+CALLS_PER_REQUEST = 50
 
 
 class TransientRpcError(Exception):
@@ -102,6 +104,13 @@ class RpcClient:
         if not calls:
             return []
         return self._with_failover(lambda index: self._send(index, calls))
+
+    def batch_chunked(self, calls: Sequence[Call], size: int = CALLS_PER_REQUEST) -> list[Any]:
+        """`batch` for any number of calls: one request per `size` calls, results in order."""
+        results: list[Any] = []
+        for start in range(0, len(calls), size):
+            results.extend(self.batch(calls[start : start + size]))
+        return results
 
     def close(self) -> None:
         for client in self._clients.values():
@@ -236,3 +245,16 @@ def is_range_error(message: str) -> bool:
         marker in text
         for marker in ("too many", "range", "more than", "limit exceeded", "response size", "too large")
     )
+
+
+def quantity(answer: Any, what: str) -> int:
+    """A QUANTITY answer (balance, nonce, chain id) as an int; an error or anything else the
+    node answered is NodeUnavailable naming `what`."""
+    from ctripctl.evm.transactions import decode_uint
+
+    if isinstance(answer, RpcError):
+        raise NodeUnavailable(f"{what}: {answer.message}")
+    try:
+        return decode_uint(answer)
+    except ValueError:
+        raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ctripctl.chain.rpc import Call, RpcClient, RpcError
+from ctripctl.chain.rpc import Call, RpcClient, RpcError, quantity
 from ctripctl.errors import NodeUnavailable
 from ctripctl.evm.transactions import balance_of_data, decode_uint
 
@@ -53,30 +53,19 @@ def read_usage(
         calls.append(("eth_getTransactionCount", (address, "latest")))
         data = balance_of_data(address)
         calls.extend(("eth_call", ({"to": token, "data": data}, "latest")) for token in tokens)
-    answers: list[Any] = []
-    for start in range(0, len(calls), MAX_CALLS_PER_REQUEST):
-        answers.extend(rpc.batch(calls[start : start + MAX_CALLS_PER_REQUEST]))
+    answers = rpc.batch_chunked(calls, MAX_CALLS_PER_REQUEST)
     found = iter(answers)
     if chain_id is not None:
-        actual = _quantity(next(found), "eth_chainId")
+        actual = quantity(next(found), "eth_chainId")
         if actual != chain_id:
             raise NodeUnavailable(f"the node is on chain id {actual}, the config says {chain_id}")
     usage = []
     for address in addresses:
-        balance = _quantity(next(found), f"balance of {address}")
-        nonce = _quantity(next(found), f"nonce of {address}")
+        balance = quantity(next(found), f"balance of {address}")
+        nonce = quantity(next(found), f"nonce of {address}")
         held = {token: _token_balance(next(found)) for token in tokens}
         usage.append(Usage(address, balance, nonce, held))
     return usage
-
-
-def _quantity(answer: Any, what: str) -> int:
-    if isinstance(answer, RpcError):
-        raise NodeUnavailable(f"{what}: {answer.message}")
-    try:
-        return decode_uint(answer)
-    except ValueError:
-        raise NodeUnavailable(f"{what}: the node answered {str(answer)[:80]!r}") from None
 
 
 def _token_balance(answer: Any) -> int:
