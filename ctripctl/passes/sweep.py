@@ -22,8 +22,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -197,14 +199,16 @@ def _one_pass(
     candidates = store.read_candidates(
         engine, chain.name, CANDIDATE_LIMIT, store.read_cursor(engine, chain.name)
     )
+    # Whether token gas goes through EIP-7702: asked of the node at most once per pass.
+    type4 = functools.cache(lambda: _uses_eip7702(rpc, chain, tank_address(xpub), oracle.quote()))
     if chain.sweep_strategy == Strategy.EIP7702:  # refuse a node that cannot, before anything
-        _uses_eip7702(rpc, chain, tank_address(xpub), oracle.quote())
+        type4()
     delegate = store.read_delegate(engine, chain.name, tank_address(xpub), chain.treasury or "")
     to_clear = store.read_to_clear(engine, chain.name, chain.max_batch) if delegate is not None else []
     # A deposit whose delegation is about to be cleared waits for that before its next sweep.
     state = replace(state, busy=state.busy | {address.lower() for _, _, address in to_clear})
     planned, quote = _plan(
-        rpc, chain, xpub, state, delegate, candidates, max(0, depth_block), oracle, result, max_sweeps
+        rpc, chain, xpub, state, delegate, candidates, max(0, depth_block), oracle, type4, result, max_sweeps
     )
     # Resume after the last candidate read; from the start once the read came up short.
     cursor = None
@@ -216,7 +220,8 @@ def _one_pass(
         )
     if to_clear and not any(s.kind is SweepKind.CLEAR for s in state.live):
         quote = quote or oracle.quote()
-        clear = _plan_clear(rpc, chain, xpub, to_clear, quote, result)
+        # A node that lost type-4 support cannot clear; the next pass tries again.
+        clear = _plan_clear(rpc, chain, xpub, to_clear, quote, result) if type4() else []
         planned += clear[: max(0, max_sweeps - len(planned))]
     if not planned or quote is None:
         return result
@@ -392,6 +397,7 @@ def _plan(
     candidates: list[Candidate],
     depth_block: int,
     oracle: FeeOracle,
+    type4: Callable[[], bool],
     result: SweepResult,
     max_sweeps: int,
 ) -> tuple[list[_Planned], FeeQuote | None]:
@@ -442,7 +448,7 @@ def _plan(
     if tokens:
         tank = _Tank(tank_address(xpub), native_balance(rpc, tank_address(xpub)))
         result.tank_balance_base = str(tank.free)
-        if _uses_eip7702(rpc, chain, tank.address, quote):
+        if type4():
             planned += _plan_batches(rpc, chain, state, delegate, tokens, quote, tank, result)
         else:
             planned += _plan_topups(rpc, chain, state, tokens, quote, tank, result)
@@ -654,8 +660,6 @@ def _plan_clear(
     from ctripctl.db.sweeps import Candidate
     from ctripctl.evm.keys import tank_address
 
-    if not _uses_eip7702(rpc, chain, tank_address(xpub), quote):
-        return []  # a node that lost type-4 support cannot clear; the next pass tries again
     tank = tank_address(xpub)
     gas = sweeping.NATIVE_GAS + sweeping.CLEAR_ITEM_GAS * len(to_clear)
     if native_balance(rpc, tank) < sweeping.max_gas_cost(gas, quote):
