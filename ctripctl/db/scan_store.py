@@ -155,6 +155,20 @@ def read_deep_reorg(engine: Engine, chain: str) -> int | None:
         return session.execute(select(ChainState.deep_reorg_from).where(ChainState.chain == chain)).scalar()
 
 
+def read_own_hashes(engine: Engine, chain: str, tx_hashes: Iterable[str]) -> set[str]:
+    """Those of `tx_hashes` (lowercase) that are our own transactions (sweeps, gas top-ups):
+    ETH they carry to a watched address is ours, not a customer's deposit."""
+    from ctripctl.db.models import Sweep
+
+    wanted = sorted({h.lower() for h in tx_hashes})
+    ours: set[str] = set()
+    with transaction(engine) as session:
+        for i in range(0, len(wanted), 500):
+            stmt = select(Sweep.tx_hash).where(Sweep.chain == chain, Sweep.tx_hash.in_(wanted[i : i + 500]))
+            ours.update(h.lower() for h in session.execute(stmt).scalars())
+    return ours
+
+
 def read_own_sends(engine: Engine, chain: str, addresses: Iterable[str], since: int) -> list[str]:
     """Hashes of our own transactions (sweeps) from these addresses that may have landed
     at or above block `since` (mined there, or not known to be mined yet): the balance

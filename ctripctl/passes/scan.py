@@ -275,7 +275,7 @@ def one_pass(
         source=chain.scan_source,
         other_assets=[t.address.lower() for t in chain.tokens.values()],
     )
-    credits = _every_coin(config, chain, rpc, database, data.headers, data.credits, watching)
+    credits = _every_coin(chain, rpc, database, data.headers, data.credits, watching)
     if strict and rpc.failovers != failovers:
         raise _MixedSources
     from ctripctl.db import scan_store
@@ -340,7 +340,6 @@ def _warn_above_deep_reorg(database: Database, chain: ChainConfig, rescan_from: 
 
 
 def _every_coin(
-    config: Config,
     chain: ChainConfig,
     rpc: RpcClient,
     database: Database,
@@ -349,26 +348,27 @@ def _every_coin(
     watched: Mapping[str, Watch],
 ) -> list[Found]:
     """The range's credits, completed: deposits in another asset carry that asset's symbol
-    and decimals; ETH our own gas tank sent is no customer's deposit; and (unless
-    `internal_transfers = "off"`) ETH that reached a native payment's address from inside
-    a contract call, or with no transaction at all, found by balance reconciliation over
-    the range (chain/internal.py) — explained first by the credits just found and by our
-    own sweeps from those addresses."""
+    and decimals; ETH our own transactions sent (a gas top-up from the tank, to a token
+    deposit or to a native one holding a token in the wrong asset) is no customer's
+    deposit; and (unless `internal_transfers = "off"`) ETH that reached a watched address
+    from inside a contract call, or with no transaction at all, found by balance
+    reconciliation over the range (chain/internal.py) — explained first by the credits
+    just found and by our own sweeps from those addresses."""
     from dataclasses import replace
 
     from ctripctl.config import NATIVE_DECIMALS
-    from ctripctl.evm.keys import tank_address
+    from ctripctl.db.scan_store import read_own_hashes
     from ctripctl.evm.matching import arrival_credits
 
-    # Our gas tank tops up token deposits with ETH: never a deposit in another asset. Only
-    # derived when such a credit is there (the derivation imports coincurve: start-up).
-    topped = any(c.token_address is None and not c.counted for c in found)
-    tank = tank_address(config.xpub).lower() if topped and config.xpub else None
+    # Our own sends are recognised by their hash: every transaction the sweep signs is
+    # recorded (sweeps table) before it is broadcast, so it is known before any scan sees it.
+    native = [c.tx_hash for c in found if c.token_address is None]
+    own = read_own_hashes(database.engine, chain.name, native) if native else set()
     by_address = {t.address.lower(): t for t in chain.tokens.values()}
     credits: list[Found] = []
-    ours: list[Found] = []  # top-level ETH from our own tank: explained, not credited
+    ours: list[Found] = []  # top-level ETH from our own transactions: explained, not credited
     for c in found:
-        if c.token_address is None and tank is not None and c.from_address.lower() == tank:
+        if c.token_address is None and c.tx_hash.lower() in own:
             ours.append(c)
             continue
         if not c.counted:
