@@ -50,7 +50,11 @@ _DELEGATED = [SweepStatus.MINED.value, SweepStatus.CONFIRMED.value, SweepStatus.
 
 @dataclass(frozen=True)
 class Candidate:
-    """A payment whose deposit holds confirmed, not yet swept credits."""
+    """One asset on a payment's deposit with confirmed, not yet swept credits.
+
+    `own`: the payment's own asset. False: a deposit in another asset (a token sent to a
+    native payment's address, ETH to a token payment's): swept like any other, but it
+    never adds to the payment's `swept_base` nor settles it."""
 
     payment_id: str
     address: str
@@ -60,6 +64,7 @@ class Candidate:
     decimals: int
     transfer_ids: tuple[int, ...]
     created_at: datetime | None = None  # its place in the candidates' order (the cursor)
+    own: bool = True
 
 
 @dataclass(frozen=True)
@@ -163,13 +168,21 @@ def read_delegate(engine: Engine, chain: str, sponsor: str, treasury: str) -> De
 
 
 def read_candidates(
-    engine: Engine, chain: str, limit: int, after: tuple[datetime, str] | None = None
+    engine: Engine,
+    chain: str,
+    limit: int,
+    after: tuple[datetime, str] | None = None,
+    tokens: Mapping[str, str] | None = None,
 ) -> list[Candidate]:
-    """Payments of `chain` with confirmed credits no confirmed sweep has moved yet: confirmed
-    payments, and any payment whose late or over credits are confirmed. Oldest first,
-    from just after `after` (created_at, id): the pass resumes where the last one
-    stopped, so payments that are never swept (below sweep_min, failing) cannot keep
-    newer ones out of a bounded read."""
+    """Assets on deposits of `chain` with confirmed credits no confirmed sweep has moved yet:
+    the payment's own asset once it is confirmed (or its late or over credits are), and a
+    deposit in another asset as soon as it is confirmed, whatever the payment's status.
+
+    At most `limit` payments (each with one candidate per asset), oldest first, from just
+    after `after` (created_at, id): the pass resumes where the last one stopped, so
+    payments that are never swept (below sweep_min, failing) cannot keep newer ones out of
+    a bounded read. `tokens`: the chain's token symbols → contract addresses, to find a
+    wrong-asset token's contract (one no longer configured gets None: not sweepable)."""
     stmt = (
         select(
             Payment.id,
@@ -180,6 +193,9 @@ def read_candidates(
             Payment.decimals,
             Payment.created_at,
             Transfer.id,
+            Transfer.counted,
+            Transfer.token,
+            Transfer.decimals,
         )
         .join(Transfer, Transfer.payment_id == Payment.id)
         .where(
@@ -190,30 +206,63 @@ def read_candidates(
             Transfer.chain == chain,
             Transfer.state == TransferState.CONFIRMED.value,
             Transfer.swept_at.is_(None),
-            # A deposit in another asset is not moved by a sweep of the payment's asset
-            # (not swept yet: issue 13), so it must not be marked swept with it.
-            Transfer.counted.is_(True),
-            or_(Payment.status == Status.CONFIRMED.value, Payment.paid_late, Payment.overpaid),
+            or_(
+                Transfer.counted.is_(False),
+                Payment.status == Status.CONFIRMED.value,
+                Payment.paid_late,
+                Payment.overpaid,
+            ),
         )
         .order_by(Payment.created_at, Payment.id, Transfer.id)
     )
     if after is not None:
         stmt = stmt.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
-    found: dict[str, Candidate] = {}
+    found: dict[tuple[str, str | None], Candidate] = {}
+    payments: set[str] = set()
     with transaction(engine) as session:
-        for pid, address, index, token, token_address, decimals, created, transfer_id in session.execute(
-            stmt
-        ):
-            known = found.get(pid)
-            if known is None:
-                if len(found) >= limit:
-                    break
-                found[pid] = Candidate(
-                    pid, address, index, token, token_address, decimals, (transfer_id,), created
-                )
+        for row in session.execute(stmt):
+            pid, address, index, token, token_address, decimals, created, transfer_id = row[:8]
+            counted, asset, asset_decimals = row[8:]
+            if counted:
+                key = (pid, token)
             else:
-                found[pid] = replace(known, transfer_ids=(*known.transfer_ids, transfer_id))
+                key = (pid, asset)
+                token, decimals = asset, asset_decimals if asset_decimals is not None else decimals
+                token_address = (tokens or {}).get(asset) if asset is not None else None
+            known = found.get(key)
+            if known is not None:
+                found[key] = replace(known, transfer_ids=(*known.transfer_ids, transfer_id))
+                continue
+            if pid not in payments:
+                if len(payments) >= limit:
+                    break  # whole payments only: the cursor resumes after the last one read
+                payments.add(pid)
+            found[key] = Candidate(
+                pid, address, index, token, token_address, decimals, (transfer_id,), created, bool(counted)
+            )
     return list(found.values())
+
+
+def read_reserved(engine: Engine, chain: str, payment_ids: Sequence[str]) -> dict[str, int]:
+    """Per payment, the customers' ETH on its deposit that no sweep has moved yet (its
+    live native credits, counted or not): a token sweep from that address never spends it
+    on gas — the tank tops up what the gas needs beyond it."""
+    totals: dict[str, int] = {}
+    ids = sorted(set(payment_ids))
+    with transaction(engine) as session:
+        for i in range(0, len(ids), 500):
+            stmt = (
+                select(Transfer.payment_id, func.sum(Transfer.amount_base))
+                .where(
+                    Transfer.payment_id.in_(ids[i : i + 500]),
+                    Transfer.token.is_(None),
+                    Transfer.state.in_([TransferState.SEEN.value, TransferState.CONFIRMED.value]),
+                    Transfer.swept_at.is_(None),
+                )
+                .group_by(Transfer.payment_id)
+            )
+            totals.update({pid: int(total or 0) for pid, total in session.execute(stmt)})
+    return totals
 
 
 def read_cursor(engine: Engine, chain: str) -> tuple[datetime, str] | None:
@@ -458,7 +507,8 @@ def record_verdicts(
     settled by what its logs moved, each on its own (a deposit whose token failed inside
     the batch is `failed`, and planned again)."""
     counts: Counter[str] = Counter()
-    settled_payments: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
+    # payment id -> (the asset moved: its token contract or None for ETH, amount, credits)
+    settled_payments: dict[str, list[tuple[str | None, int, tuple[int, ...]]]] = {}
     with transaction(engine) as session:
         lock_chain(session, chain)  # the lock order of scan and confirm: chain row, then payments
         for sweep_id in sorted(verdicts):
@@ -497,14 +547,21 @@ def record_verdicts(
                         counts[SweepStatus.REVERTED.value] += 1
                         continue
                 for payment_id in sweep.payment_ids:
-                    settled_payments.setdefault(payment_id, []).append((amount, tuple(sweep.transfer_ids)))
+                    settled_payments.setdefault(payment_id, []).append(
+                        (sweep.token_address, amount, tuple(sweep.transfer_ids))
+                    )
         payments = lock_payments(session, settled_payments)
         events = 0
         settled = 0
         for payment_id in sorted(payments):
             payment = payments[payment_id]
-            for amount, transfer_ids in settled_payments[payment_id]:
-                payment.swept_base += amount
+            own = False
+            for asset, amount, transfer_ids in settled_payments[payment_id]:
+                # A deposit in another asset is moved and its credits marked swept, but it
+                # is not the payment's money: swept_base and settlement count only its own.
+                if (asset or "").lower() == (payment.token_address or "").lower():
+                    payment.swept_base += amount
+                    own = True
                 if transfer_ids:
                     session.execute(
                         update(Transfer)
@@ -515,7 +572,7 @@ def record_verdicts(
             # Settled means paid in full and swept: a late partial payment (or a cancelled
             # one) has its money moved and counted in swept_base, but is never settled.
             paid = payment.confirmed_base >= payment.amount_base and payment.cancelled_at is None
-            if payment.settled_at is None and paid:
+            if payment.settled_at is None and paid and own:
                 payment.settled_at = now
                 settled += 1
             payment.updated_at = now
@@ -542,9 +599,9 @@ def _unclear(session: Session, clear_id: str) -> None:
 
 def _close_items(
     session: Session, chain: str, sweep: Sweep, status: SweepStatus, logs: tuple[TokenMove, ...]
-) -> Iterator[tuple[str, tuple[int, tuple[int, ...]]]]:
+) -> Iterator[tuple[str, tuple[str | None, int, tuple[int, ...]]]]:
     """Judge each deposit of a final batch by its Transfer logs; yield what settles:
-    (payment id, (amount moved, the credits it moved))."""
+    (payment id, (the token moved, amount moved, the credits it moved))."""
     treasury = session.execute(
         select(Delegate.treasury).where(Delegate.chain == chain, Delegate.address == sweep.to_address)
     ).scalar_one()
@@ -558,7 +615,7 @@ def _close_items(
         item.moved_base = moved
         item.status = (ItemStatus.MOVED if moved > 0 else ItemStatus.FAILED).value
         if moved > 0:
-            yield item.payment_id, (moved, tuple(item.transfer_ids))
+            yield item.payment_id, (item.token_address, moved, tuple(item.transfer_ids))
 
 
 def record_tank(

@@ -11,7 +11,8 @@
    as the `payment.settled` event.
 3. Plan from balances read at "latest" AND at the confirmation depth: only money that
    is already deep can be swept (an unconfirmed credit may still vanish). An address
-   with a live sweep is left alone until that sweep is final.
+   with a live sweep is left alone until that sweep is final. A deposit in another asset
+   (db/sweeps.Candidate.own False) is swept like the rest, one asset per address per pass.
 4. One fee quote (chain/fees.FeeOracle) serves the pass; above `max_fee_gwei` nothing
    is signed. Token deposits without gas get an exact top-up from the tank first; their
    transfer follows in a later pass, once the top-up is mined.
@@ -196,8 +197,9 @@ def _one_pass(
     if keyring is not None:
         _replace_underpriced(engine, rpc, chain, keyring, oracle, max(0, depth_block), result, now)
     state = store.read_state(engine, chain.name)
+    tokens = {t.symbol: t.address for t in chain.tokens.values()}
     candidates = store.read_candidates(
-        engine, chain.name, CANDIDATE_LIMIT, store.read_cursor(engine, chain.name)
+        engine, chain.name, CANDIDATE_LIMIT, store.read_cursor(engine, chain.name), tokens
     )
     # Whether token gas goes through EIP-7702: asked of the node at most once per pass.
     type4 = functools.cache(lambda: _uses_eip7702(rpc, chain, tank_address(xpub), oracle.quote()))
@@ -208,7 +210,18 @@ def _one_pass(
     # A deposit whose delegation is about to be cleared waits for that before its next sweep.
     state = replace(state, busy=state.busy | {address.lower() for _, _, address in to_clear})
     planned, quote = _plan(
-        rpc, chain, xpub, state, delegate, candidates, max(0, depth_block), oracle, type4, result, max_sweeps
+        engine,
+        rpc,
+        chain,
+        xpub,
+        state,
+        delegate,
+        candidates,
+        max(0, depth_block),
+        oracle,
+        type4,
+        result,
+        max_sweeps,
     )
     # Resume after the last candidate read; from the start once the read came up short.
     cursor = None
@@ -389,6 +402,7 @@ def _reconcile(
 
 
 def _plan(
+    engine: Engine,
     rpc: RpcClient,
     chain: ChainConfig,
     xpub: str,
@@ -403,16 +417,30 @@ def _plan(
 ) -> tuple[list[_Planned], FeeQuote | None]:
     """Steps 3 and 4: what to send, within the fee cap, the minimums, the tank and --max;
     and the ONE fee quote every value was computed with (signing must use it too: a
-    newer, higher quote would make a native sweep spend more than the balance)."""
+    newer, higher quote would make a native sweep spend more than the balance).
+
+    A deposit may hold two assets (its payment's, and one sent by mistake): one
+    transaction per deposit per pass, its payment's own asset first; the other waits for
+    a later pass, once that one is final (the two would spend the same nonce)."""
     from ctripctl.chain.accounts import native_balance, read_holdings
+    from ctripctl.db.sweeps import read_reserved
     from ctripctl.evm.keys import tank_address
 
     ready: list[Candidate] = []
-    for c in candidates:
-        if c.address.lower() in state.busy:
-            result.in_flight += 1
+    for c in sorted(candidates, key=lambda c: not c.own):  # stable: the cursor's order within
+        address = c.address.lower()
+        if address in state.busy or (c.token_address is None and address in state.topping):
+            result.in_flight += 1  # a live transaction sends from it, or ETH is on its way to it
         elif state.reverts[c.address] >= sweeping.MAX_REVERTS:
             result.skipped_failing += 1
+        elif c.token is not None and c.token_address is None:
+            result.skipped_failing += 1
+            log.warning(
+                "chain %s: %s on %s is not a configured token any more; not swept",
+                chain.name,
+                c.token,
+                c.address,
+            )
         else:
             ready.append(c)
     if not ready:
@@ -442,10 +470,24 @@ def _plan(
         )
         return [], None
 
-    natives = [(c, h) for c, h in worth if c.token_address is None]
-    tokens = [(c, h) for c, h in worth if c.token_address is not None]
-    planned = _plan_natives(rpc, chain, natives, quote, result)
+    gas = _native_gas(rpc, chain, worth)
+    chosen: dict[str, tuple[Candidate, Holding]] = {}
+    for c, h in worth:  # the payment's own asset first (ready's order)
+        if c.token_address is None and not _native_value(chain, c, h, gas, quote):
+            result.skipped_below_min += 1  # its gas would eat it: let the other asset go
+        elif c.address.lower() in chosen:
+            result.in_flight += 1  # the deposit's other asset is swept first
+        else:
+            chosen[c.address.lower()] = (c, h)
+    natives = [(c, h) for c, h in chosen.values() if c.token_address is None]
+    tokens = [(c, h) for c, h in chosen.values() if c.token_address is not None]
+    planned = _plan_natives(chain, natives, gas, quote)
     if tokens:
+        reserved = read_reserved(engine, chain.name, [c.payment_id for c, _ in tokens])
+        tokens = [
+            (c, replace(h, native_latest=max(0, h.native_latest - reserved.get(c.payment_id, 0))))
+            for c, h in tokens
+        ]
         tank = _Tank(tank_address(xpub), native_balance(rpc, tank_address(xpub)))
         result.tank_balance_base = str(tank.free)
         if type4():
@@ -483,27 +525,36 @@ class _Tank:
         return True
 
 
-def _plan_natives(
-    rpc: RpcClient,
-    chain: ChainConfig,
-    natives: list[tuple[Candidate, Holding]],
-    quote: FeeQuote,
-    result: SweepResult,
-) -> list[_Planned]:
+def _native_gas(rpc: RpcClient, chain: ChainConfig, worth: list[tuple[Candidate, Holding]]) -> int:
+    """The gas of a native sweep to the treasury: 21,000, or an estimate (with a margin)
+    when the treasury is a contract that may run code on receipt."""
     from ctripctl.chain.accounts import estimate_gas, has_code
 
+    natives = [c for c, _ in worth if c.token_address is None]
+    if not natives or not has_code(rpc, chain.treasury or ""):
+        return sweeping.NATIVE_GAS
+    [estimate] = estimate_gas(rpc, [{"from": natives[0].address, "to": chain.treasury, "value": hex(1)}])
+    return sweeping.with_margin(estimate or sweeping.NATIVE_GAS)
+
+
+def _native_value(chain: ChainConfig, c: Candidate, h: Holding, gas: int, quote: FeeQuote) -> int:
+    """What a native sweep of this deposit would move (0: not worth its gas or the minimum)."""
+    value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), gas, quote)
+    return value if value >= max(_minimum(chain, c), 1) else 0
+
+
+def _plan_natives(
+    chain: ChainConfig,
+    natives: list[tuple[Candidate, Holding]],
+    gas: int,
+    quote: FeeQuote,
+) -> list[_Planned]:
+    """Each deposit's whole ETH balance (at depth) to the treasury, less its own gas."""
     treasury = chain.treasury
     assert treasury is not None
-    gas = sweeping.NATIVE_GAS
-    if natives and has_code(rpc, treasury):  # a contract treasury may run code on receipt
-        [estimate] = estimate_gas(rpc, [{"from": natives[0][0].address, "to": treasury, "value": hex(1)}])
-        gas = sweeping.with_margin(estimate or gas)
     planned = []
     for c, h in natives:
-        value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), gas, quote)
-        if value < max(_minimum(chain, c), 1):
-            result.skipped_below_min += 1
-            continue
+        value = _native_value(chain, c, h, gas, quote)
         key = (c.derivation_index, c.address)
         planned.append(
             _Planned(SweepKind.NATIVE, c.address, key, treasury, value, value, gas, "0x", ((c, value),))
