@@ -133,6 +133,16 @@ class Transfer(Base):
         UniqueConstraint("chain", "tx_hash", "tx_log_position", name="uq_transfers_chain_tx_position"),
         Index("ix_transfers_payment_id", "payment_id"),
         Index("ix_transfers_chain_state_block", "chain", "state", "block_number"),
+        # The scan's watched set: credits orphaned within the late window. Only orphaned
+        # rows have orphaned_at, so the index stays a handful of rows (migration 0009).
+        Index(
+            "ix_transfers_orphaned",
+            "chain",
+            "state",
+            "orphaned_at",
+            postgresql_where=text("orphaned_at IS NOT NULL"),
+            sqlite_where=text("orphaned_at IS NOT NULL"),
+        ),
         # Deposits in another asset, for `status` and `payment list --unexpected`: a few
         # rows, never a scan of every credit (migration 0008).
         Index(

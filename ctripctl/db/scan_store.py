@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, and_, case, delete, func, insert, literal, or_, select, update
+from sqlalchemy import BigInteger, case, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,12 @@ class Recorded:
     events: int
 
 
+_RECEIVING = tuple(sorted(s.value for s in RECEIVING))
+# Confirmed, and settled (swept): a second send after either is still recorded.
 _PAID = (Status.CONFIRMED.value, Status.SETTLED.value)
+#: A live credit's states, spelled out (never `state != 'orphaned'`): an IN list is two
+#: range seeks of ix_transfers_chain_state_block, an inequality reads every credit.
+_LIVE = (TransferState.SEEN.value, TransferState.CONFIRMED.value)
 
 
 def read_watched(
@@ -79,35 +84,45 @@ def read_watched(
     block, so a credit that moved to another block on the new branch is found there
     again instead of being lost.
     """
-    receiving = [s.value for s in RECEIVING]
-    # Confirmed, and settled (swept): a second send after either is still recorded.
     since = as_of - late_window
-    wanted = [
-        Payment.status.in_(receiving),
-        and_(Payment.status == Status.EXPIRED.value, Payment.expires_at > since),
-        and_(Payment.status == Status.CANCELLED.value, Payment.cancelled_at > since),
-        and_(Payment.status.in_(_PAID), Payment.updated_at > since),
-        Payment.id.in_(
-            select(Transfer.payment_id).where(
-                Transfer.chain == chain,
-                Transfer.state == TransferState.ORPHANED.value,
-                Transfer.orphaned_at > since,
-            )
+    columns = (Payment.id, Payment.address, Payment.token_address)
+    # One SELECT per branch, each with the chain in its own WHERE so it seeks its own
+    # index (one OR over them, with IN-subqueries, read every payment of the chain on
+    # both engines: 845 ms on PostgreSQL, 666 ms on SQLite at 1M payments).
+    branches = [
+        select(*columns).where(Payment.chain == chain, Payment.status.in_(_RECEIVING)),  # (chain, status)
+        select(*columns).where(  # (chain, status, expires_at)
+            Payment.chain == chain, Payment.status == Status.EXPIRED.value, Payment.expires_at > since
+        ),
+        select(*columns).where(  # (chain, status, cancelled_at) WHERE cancelled_at IS NOT NULL
+            Payment.chain == chain, Payment.status == Status.CANCELLED.value, Payment.cancelled_at > since
+        ),
+        select(*columns).where(  # (chain, status, updated_at)
+            Payment.chain == chain, Payment.status.in_(_PAID), Payment.updated_at > since
+        ),
+        select(*columns)  # transfers (chain, state, orphaned_at) WHERE orphaned_at IS NOT NULL
+        .join(Transfer, Transfer.payment_id == Payment.id)
+        .where(
+            Transfer.chain == chain,
+            Transfer.state == TransferState.ORPHANED.value,
+            Transfer.orphaned_at > since,
+            Payment.chain == chain,
         ),
     ]
     if recorded_from is not None:
-        wanted.append(
-            Payment.id.in_(
-                select(Transfer.payment_id).where(
-                    Transfer.chain == chain,
-                    Transfer.state != TransferState.ORPHANED.value,
-                    Transfer.block_number >= recorded_from,
-                )
+        branches.append(
+            select(*columns)  # transfers (chain, state, block_number): two range seeks
+            .join(Transfer, Transfer.payment_id == Payment.id)
+            .where(
+                Transfer.chain == chain,
+                Transfer.state.in_(_LIVE),  # not `!= orphaned`, which no index range serves
+                Transfer.block_number >= recorded_from,
+                Payment.chain == chain,
             )
         )
-    stmt = select(Payment.id, Payment.address, Payment.token_address).where(
-        Payment.chain == chain, or_(*wanted)
-    )
+    # UNION ALL: a payment in two branches (or with two credits) comes twice, and the
+    # dict below keeps one row per address (unique), the same row.
+    stmt = union_all(*branches)
     with transaction(engine) as session:
         rows = session.execute(stmt).all()
     return {
@@ -123,7 +138,7 @@ def read_credit_blocks(engine: Engine, chain: str, below: int, limit: int) -> li
         select(Transfer.block_number, Transfer.block_hash)
         .where(
             Transfer.chain == chain,
-            Transfer.state != TransferState.ORPHANED.value,
+            Transfer.state.in_(_LIVE),
             Transfer.block_number < below,
         )
         .distinct()
@@ -186,6 +201,36 @@ def read_own_sends(engine: Engine, chain: str, addresses: Iterable[str], since: 
             )
             hashes += session.execute(stmt).scalars()
     return hashes
+
+
+def read_own_authorizations(
+    engine: Engine, chain: str, addresses: Iterable[str], since: int
+) -> dict[str, list[str]]:
+    """Our own EIP-7702 transactions (batch sweeps and clearings, sent by the gas tank)
+    carrying an authorization signed by one of these addresses, that may have landed at or
+    above block `since`: tx hash -> the authorizing addresses (lowercase), from their
+    sweep_items. Each moves its deposits' nonces with no transaction from them, which the
+    balance reconciliation must know to not take them for senders of something unknown."""
+    from ctripctl.db.models import Sweep, SweepItem
+    from ctripctl.domain.sweeping import SweepKind
+
+    checksummed = sorted({to_checksum(a) for a in addresses})
+    found: dict[str, list[str]] = {}
+    with transaction(engine) as session:
+        for i in range(0, len(checksummed), 500):
+            stmt = (
+                select(Sweep.tx_hash, SweepItem.address)
+                .join(SweepItem, SweepItem.sweep_id == Sweep.id)
+                .where(
+                    SweepItem.address.in_(checksummed[i : i + 500]),
+                    Sweep.chain == chain,
+                    Sweep.kind.in_([SweepKind.BATCH.value, SweepKind.CLEAR.value]),
+                    or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+                )
+            )
+            for tx_hash, address in session.execute(stmt):
+                found.setdefault(tx_hash.lower(), []).append(address.lower())
+    return found
 
 
 def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
@@ -390,7 +435,7 @@ def _move_checkpoint(
 def _live_transfers(session: Session, chain: str, low: int, high: int | None) -> list[Transfer]:
     stmt = select(Transfer).where(
         Transfer.chain == chain,
-        Transfer.state != TransferState.ORPHANED.value,
+        Transfer.state.in_(_LIVE),
         Transfer.block_number >= low,
     )
     if high is not None:
