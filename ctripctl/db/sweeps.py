@@ -44,6 +44,8 @@ _LIVE = [s.value for s in LIVE]
 _UNDONE = (SweepStatus.DROPPED, SweepStatus.REVERTED)
 #: Kinds whose confirmation settles their payment (a batch settles item by item).
 _SETTLING = (SweepKind.NATIVE.value, SweepKind.TOKEN.value)
+#: The asset of a top-up's strikes (State.reverts): they hold back the deposit's tokens.
+GAS = "gas"
 #: Statuses after which a batch's authorizations have been applied on chain.
 _DELEGATED = [SweepStatus.MINED.value, SweepStatus.CONFIRMED.value, SweepStatus.REVERTED.value]
 
@@ -132,7 +134,9 @@ class State:
     """What the planner must know of earlier sweeps on the chain."""
 
     live: list[LiveSweep]
-    reverts: Counter[str]  # deposit → its sweeps (or batch items) that moved nothing, at depth
+    # (deposit, asset) → its sweeps (or batch items) that moved nothing, at depth. The
+    # asset: its token contract (lowercase), None for ETH, GAS for the deposit's top-ups.
+    reverts: Counter[tuple[str, str | None]]
     busy: frozenset[str]  # lowercase deposits a live transaction sends from or sweeps
     topping: frozenset[str]  # lowercase deposits a live top-up is on its way to
 
@@ -343,12 +347,13 @@ def read_state(engine: Engine, chain: str) -> State:
         select(Sweep).where(Sweep.chain == chain, Sweep.status.in_(_LIVE)).order_by(Sweep.nonce, Sweep.seq)
     )
     # A failed top-up counts against the deposit it was for (not the tank), so a deposit
-    # whose top-ups keep failing stops being planned.
+    # whose top-ups keep failing stops being planned. Per asset: a deposit in another
+    # asset that keeps failing does not hold back the payment's own.
     failer = case((Sweep.kind == SweepKind.TOPUP.value, Sweep.to_address), else_=Sweep.from_address)
     reverts_stmt = (
-        select(failer, func.count())
+        select(failer, Sweep.kind, Sweep.token_address, func.count())
         .where(Sweep.chain == chain, Sweep.status == SweepStatus.REVERTED.value)
-        .group_by(failer)
+        .group_by(failer, Sweep.kind, Sweep.token_address)
     )
     with transaction(engine) as session:
         live = [
@@ -365,12 +370,17 @@ def read_state(engine: Engine, chain: str) -> State:
             )
             for s in session.execute(live_stmt).scalars()
         ]
-        reverts = Counter({a: n for a, n in session.execute(reverts_stmt)})
-        failed_items = select(SweepItem.address, func.count()).where(
+        reverts: Counter[tuple[str, str | None]] = Counter()
+        for address, kind, token_address, n in session.execute(reverts_stmt):
+            asset = GAS if kind == SweepKind.TOPUP.value else (token_address or "").lower() or None
+            reverts[(address, asset)] += n
+        failed_items = select(SweepItem.address, SweepItem.token_address, func.count()).where(
             SweepItem.status == ItemStatus.FAILED.value,
             SweepItem.sweep_id.in_(select(Sweep.id).where(Sweep.chain == chain)),
         )
-        reverts.update({a: n for a, n in session.execute(failed_items.group_by(SweepItem.address))})
+        grouped = failed_items.group_by(SweepItem.address, SweepItem.token_address)
+        for address, token_address, n in session.execute(grouped):
+            reverts[(address, (token_address or "").lower() or None)] += n
         with_items = [s.id for s in live if s.kind in (SweepKind.BATCH, SweepKind.CLEAR)]
         swept = session.execute(select(SweepItem.address).where(SweepItem.sweep_id.in_(with_items))).scalars()
     busy = {s.from_address.lower() for s in live} | {a.lower() for a in swept}

@@ -431,7 +431,7 @@ def _plan(
         address = c.address.lower()
         if address in state.busy or (c.token_address is None and address in state.topping):
             result.in_flight += 1  # a live transaction sends from it, or ETH is on its way to it
-        elif state.reverts[c.address] >= sweeping.MAX_REVERTS:
+        elif _strikes(state, c) >= sweeping.MAX_REVERTS:
             result.skipped_failing += 1
         elif c.token is not None and c.token_address is None:
             result.skipped_failing += 1
@@ -718,6 +718,14 @@ def _plan_clear(
         return []
     items = tuple((Candidate(pid, address, index, None, None, 18, ()), 0) for pid, index, address in to_clear)
     return [_Planned(SweepKind.CLEAR, tank, None, tank, 0, 0, gas, "0x", items)]
+
+
+def _strikes(state: State, c: Candidate) -> int:
+    """Failed attempts to sweep this asset from this deposit (its top-ups' too, for a token)."""
+    from ctripctl.db.sweeps import GAS
+
+    asset = c.token_address.lower() if c.token_address else None
+    return state.reverts[(c.address, asset)] + (state.reverts[(c.address, GAS)] if asset else 0)
 
 
 def _minimum(chain: ChainConfig, c: Candidate) -> int:

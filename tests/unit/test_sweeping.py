@@ -199,3 +199,18 @@ def test_the_keyring_refuses_another_wallet_and_another_index() -> None:
     assert "abandon" not in repr(keyring)
     tank = Account.from_key(keyring.tank_key()).address
     assert tank == tank_address(TEST_XPUB) == "0x399Db6Ed32539fbDF44c3e7678b5b428e378F666"
+
+
+def test_strikes_are_counted_per_asset_and_a_top_up_holds_back_only_tokens() -> None:
+    from collections import Counter
+
+    from ctripctl.db.sweeps import GAS, Candidate, State
+    from ctripctl.passes.sweep import _strikes
+
+    deposit, usdt = "0x" + "ab" * 20, "0x" + "CD" * 20
+    eth = Candidate("pay_1", deposit, 0, None, None, 18, (1,))
+    token = Candidate("pay_1", deposit, 0, "USDT", usdt, 6, (2,), own=False)
+    other = Candidate("pay_2", "0x" + "ef" * 20, 1, "USDT", usdt, 6, (3,))
+    reverts = Counter({(deposit, usdt.lower()): 3, (deposit, GAS): 1})
+    state = State([], reverts, frozenset(), frozenset())
+    assert (_strikes(state, eth), _strikes(state, token), _strikes(state, other)) == (0, 4, 0)
