@@ -198,3 +198,32 @@ def test_a_symbol_moved_to_another_contract_never_marks_the_old_tokens_swept(
     # Never "swept" while the money is still on the deposit.
     assert moved_all or not all(marked), (tokens_of(token, payment["address"]), marked)
     assert moved_all
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review-13: ETH a customer sent that the scan has not recorded yet is not reserved: "
+    "a wrong-asset token sweep spends it on gas",
+)
+def test_eth_not_scanned_yet_is_never_spent_on_a_wrong_asset_tokens_gas(
+    topup: Cli, chain: Chain, token: Any, database_url: str
+) -> None:
+    """README: "The customers' ETH on a deposit is never spent on a token sweep's gas".
+    read_reserved knows only the recorded credits; the gas is planned from the balance at
+    `latest`. An ETH payment got USDT by mistake (confirmed); the customer then pays the
+    ETH, and the sweep runs before the scan (cron order, or a lagging scanner): the
+    deposit "holds its gas", no top-up is sent, and the USDT transfer is paid from the
+    customer's payment."""
+    payment = topup.ok("payment", "create", "--chain", "local", "--amount", "1")
+    chain.send_token(token, payment["address"], 7 * USDT)
+    scan_and_confirm(topup, chain)
+    chain.send_eth(TANK, ETH, sender=chain.accounts[0])
+    chain.send_eth(payment["address"], ETH)  # paid, not scanned yet
+    chain.mine(3)
+
+    first = sweep(topup)
+    chain.mine(3)
+    sweep(topup)
+    assert tokens_of(token, TREASURY) == 7 * USDT or first["topups_sent"] == 1, first
+    assert first["topups_sent"] == 1, first  # the tank pays the USDT's gas
+    assert eth_of(chain, payment["address"]) >= ETH  # the customer's ETH is all there
