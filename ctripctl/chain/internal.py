@@ -1,6 +1,7 @@
 """ETH that arrived without a top-level transaction: found by balance reconciliation.
 
-For the watched native addresses of one scanned range `start..end`: read each balance at
+For the watched addresses of one scanned range `start..end` (native payments', and token
+payments' too: ETH there is a deposit in the wrong asset): read each balance at
 `start - 1` and `end` (batched eth_getBalance), compare the change with what the scan's
 recorded native credits and the project's own outgoing transactions explain
 (domain/reconcile.Ledger), and, for an address where more arrived, bisect the range with
@@ -19,8 +20,10 @@ unseen.
 
 Never invents a credit: an address whose balance fell below what the ledger explains (it
 sent something we did not record) is checked for its nonce; if its nonce moved by more
-than our own recorded transactions explain, it cannot be reconciled and is skipped for
-this pass (logged by the caller from `Reconciled.skipped`).
+than our own recorded transactions explain — those it sent, and the EIP-7702
+authorizations it signed for our sponsored sweeps (each moves its nonce by one without a
+transaction from it) — it cannot be reconciled and is skipped for this pass (logged by
+the caller from `Reconciled.skipped`).
 
 A pruned node that cannot answer a balance at `start - 1` is not an error: the earliest
 height it can answer (found by bisection over the range) is used instead; with a known
@@ -119,32 +122,59 @@ def _not_offered(error: RpcError) -> bool:
 
 
 def own_outgoing(
-    rpc: RpcClient, tx_hashes: Sequence[str]
+    rpc: RpcClient, tx_hashes: Sequence[str], authorized: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[dict[str, list[tuple[int, int]]], dict[str, int]]:
     """Our own transactions (sweeps, gas top-ups) as ledger changes of their senders:
     per sender, (block, -(value + gasUsed x effectiveGasPrice)) for each that was mined
     (failed ones pay their fee too), and how many of them landed (the expected nonce
-    change). Unmined hashes are ignored: they moved nothing yet."""
+    change). Unmined hashes are ignored: they moved nothing yet.
+
+    `authorized`: our own EIP-7702 transactions (batch sweeps, clearings; the gas tank
+    sends and pays them) -> the deposits whose authorizations they carry. Each such
+    deposit gets (block, 0) per mined one: its nonce moved (an authorization is applied
+    even when the transaction reverts), no ETH did. Only their receipts are read."""
+    authorized = {h.lower(): list(a) for h, a in (authorized or {}).items()}
+    own = [h.lower() for h in tx_hashes]
+    receipts_only = [h for h in authorized if h not in own]
     calls: list[Call] = []
-    for h in tx_hashes:
+    for h in own:
         calls.append(("eth_getTransactionByHash", (h,)))
         calls.append(("eth_getTransactionReceipt", (h,)))
+    calls += [("eth_getTransactionReceipt", (h,)) for h in receipts_only]
     answers = iter(rpc.batch_chunked(calls))
     changes: dict[str, list[tuple[int, int]]] = {}
     sent: dict[str, int] = {}
-    for h in tx_hashes:
+    mined: dict[str, int] = {}  # hash -> its block
+
+    def failed(h: str, answer: Any) -> None:
+        if isinstance(answer, RpcError):
+            raise NodeUnavailable(f"transaction {h}: {answer.message}")
+
+    def landed(address: str, block: int, wei: int) -> None:
+        changes.setdefault(address, []).append((block, wei))
+        sent[address] = sent.get(address, 0) + 1
+
+    for h in own:
         tx, receipt = next(answers), next(answers)
-        if isinstance(tx, RpcError) or isinstance(receipt, RpcError):
-            raise NodeUnavailable(f"transaction {h}: {(tx if isinstance(tx, RpcError) else receipt).message}")
+        failed(h, tx)
+        failed(h, receipt)
         if not tx or not receipt or receipt.get("blockNumber") is None:
             continue
-        sender = str(tx["from"]).lower()
+        block = mined[h] = int(receipt["blockNumber"], 16)
         fee = int(receipt["gasUsed"], 16) * int(
             receipt.get("effectiveGasPrice") or tx.get("gasPrice") or "0x0", 16
         )
         value = int(tx.get("value") or "0x0", 16) if receipt.get("status") == "0x1" else 0
-        changes.setdefault(sender, []).append((int(receipt["blockNumber"], 16), -(value + fee)))
-        sent[sender] = sent.get(sender, 0) + 1
+        landed(str(tx["from"]).lower(), block, -(value + fee))
+    for h in receipts_only:
+        receipt = next(answers)
+        failed(h, receipt)
+        if receipt and receipt.get("blockNumber") is not None:
+            mined[h] = int(receipt["blockNumber"], 16)
+    for h, addresses in authorized.items():
+        if h in mined:
+            for address in dict.fromkeys(a.lower() for a in addresses):
+                landed(address, mined[h], 0)
     return changes, sent
 
 
@@ -184,7 +214,8 @@ def reconcile(
     scan recorded to it in the range (counted or not), − each of our own transactions
     from it (value + gasUsed × effectiveGasPrice). `bases[address]`: its balance at the
     end of `start - 1` if known (saves one read per address). `sent[address]`: how many
-    of our transactions from it landed in the range (its expected nonce change)."""
+    of our transactions from it, and of its authorizations our EIP-7702 sweeps carried,
+    landed in the range (its expected nonce change)."""
     if mode not in MODES:
         raise InputError(f"internal_transfers must be one of {', '.join(MODES)}, not {mode!r}")
     out = Reconciled()

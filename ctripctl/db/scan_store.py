@@ -184,45 +184,55 @@ def read_own_hashes(engine: Engine, chain: str, tx_hashes: Iterable[str]) -> set
     return ours
 
 
-def read_own_sends(engine: Engine, chain: str, addresses: Iterable[str], since: int) -> list[str]:
-    """Hashes of our own transactions (sweeps) from these addresses that may have landed
-    at or above block `since` (mined there, or not known to be mined yet): the balance
-    reconciliation of contract-sent ETH counts them as known outgoing changes."""
+def read_own_sends(engine: Engine, chain: str, payment_ids: Iterable[str], since: int) -> list[str]:
+    """Hashes of our own transactions (sweeps) from these payments' deposit addresses that
+    may have landed at or above block `since` (mined there, or not known to be mined yet):
+    the balance reconciliation of contract-sent ETH counts them as known outgoing changes.
+
+    Asked by payment id, joined on the stored (checksummed) address: checksumming a
+    thousand watched addresses in Python (pure-Python keccak, ~0.3 ms each) cost a pass
+    0.3 s per thousand."""
     from ctripctl.db.models import Sweep
 
-    checksummed = sorted({to_checksum(a) for a in addresses})
+    ids = sorted(set(payment_ids))
     hashes: list[str] = []
     with transaction(engine) as session:
-        for i in range(0, len(checksummed), 500):
-            stmt = select(Sweep.tx_hash).where(
-                Sweep.chain == chain,
-                Sweep.from_address.in_(checksummed[i : i + 500]),
-                or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+        for i in range(0, len(ids), 500):
+            stmt = (
+                select(Sweep.tx_hash)
+                .join(Payment, Payment.address == Sweep.from_address)
+                .where(
+                    Payment.id.in_(ids[i : i + 500]),
+                    Sweep.chain == chain,
+                    or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+                )
             )
             hashes += session.execute(stmt).scalars()
     return hashes
 
 
 def read_own_authorizations(
-    engine: Engine, chain: str, addresses: Iterable[str], since: int
+    engine: Engine, chain: str, payment_ids: Iterable[str], since: int
 ) -> dict[str, list[str]]:
     """Our own EIP-7702 transactions (batch sweeps and clearings, sent by the gas tank)
-    carrying an authorization signed by one of these addresses, that may have landed at or
-    above block `since`: tx hash -> the authorizing addresses (lowercase), from their
-    sweep_items. Each moves its deposits' nonces with no transaction from them, which the
-    balance reconciliation must know to not take them for senders of something unknown."""
+    carrying an authorization signed by one of these payments' deposits, that may have
+    landed at or above block `since`: tx hash -> the authorizing addresses (lowercase),
+    from their sweep_items. Each moves its deposits' nonces with no transaction from them,
+    which the balance reconciliation must know to not take them for senders of something
+    it does not know (and skip them)."""
     from ctripctl.db.models import Sweep, SweepItem
     from ctripctl.domain.sweeping import SweepKind
 
-    checksummed = sorted({to_checksum(a) for a in addresses})
+    ids = sorted(set(payment_ids))
     found: dict[str, list[str]] = {}
     with transaction(engine) as session:
-        for i in range(0, len(checksummed), 500):
+        for i in range(0, len(ids), 500):
             stmt = (
                 select(Sweep.tx_hash, SweepItem.address)
                 .join(SweepItem, SweepItem.sweep_id == Sweep.id)
+                .join(Payment, Payment.address == SweepItem.address)
                 .where(
-                    SweepItem.address.in_(checksummed[i : i + 500]),
+                    Payment.id.in_(ids[i : i + 500]),
                     Sweep.chain == chain,
                     Sweep.kind.in_([SweepKind.BATCH.value, SweepKind.CLEAR.value]),
                     or_(Sweep.block_number.is_(None), Sweep.block_number >= since),

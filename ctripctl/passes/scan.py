@@ -351,48 +351,62 @@ def _every_coin(
     and decimals; ETH our own transactions sent (a gas top-up from the tank, to a token
     deposit or to a native one holding a token in the wrong asset) is no customer's
     deposit; and (unless `internal_transfers = "off"`) ETH that reached a watched address
-    from inside a contract call, or with no transaction at all, found by balance
-    reconciliation over the range (chain/internal.py) — explained first by the credits
-    just found and by our own sweeps from those addresses."""
+    — a native payment's, or a token payment's (a deposit in the wrong asset) — from
+    inside a contract call, or with no transaction at all, found by balance
+    reconciliation over the range (chain/internal.py). Explained first by the credits just
+    found (our own top-ups among them) and by our own transactions: sweeps sent from those
+    addresses (their gas and value), and the EIP-7702 authorizations they signed for our
+    sponsored batches and clearings (nonce moves without a transaction of theirs)."""
     from dataclasses import replace
 
     from ctripctl.config import NATIVE_DECIMALS
     from ctripctl.db.scan_store import read_own_hashes
     from ctripctl.evm.matching import arrival_credits
 
+    by_address = {t.address.lower(): t for t in chain.tokens.values()}
+
+    def labelled(c: Found) -> Found:
+        """A deposit in another asset carries that asset's symbol and decimals."""
+        if c.counted:
+            return c
+        token = by_address.get(c.token_address or "")
+        symbol, decimals = (token.symbol, token.decimals) if token else (None, NATIVE_DECIMALS)
+        return replace(c, symbol=symbol, decimals=decimals)
+
     # Our own sends are recognised by their hash: every transaction the sweep signs is
     # recorded (sweeps table) before it is broadcast, so it is known before any scan sees it.
     native = [c.tx_hash for c in found if c.token_address is None]
     own = read_own_hashes(database.engine, chain.name, native) if native else set()
-    by_address = {t.address.lower(): t for t in chain.tokens.values()}
     credits: list[Found] = []
     ours: list[Found] = []  # top-level ETH from our own transactions: explained, not credited
     for c in found:
         if c.token_address is None and c.tx_hash.lower() in own:
             ours.append(c)
             continue
-        if not c.counted:
-            token = by_address.get(c.token_address or "")
-            symbol, decimals = (token.symbol, token.decimals) if token else (None, NATIVE_DECIMALS)
-            c = replace(c, symbol=symbol, decimals=decimals)
-        credits.append(c)
-    if chain.internal_transfers == "off" or not headers:
+        credits.append(labelled(c))
+    if chain.internal_transfers == "off" or not headers or not watched:
         return credits
     from ctripctl.chain.internal import own_outgoing, reconcile
-    from ctripctl.db.scan_store import read_own_sends
+    from ctripctl.db.scan_store import read_own_authorizations, read_own_sends
 
     start, end = headers[0].number, headers[-1].number
-    natives = sorted(a for a, w in watched.items() if w.token_address is None)
-    if not natives:
-        return credits
+    addresses = sorted(watched)
     known: dict[str, list[tuple[int, int]]] = {}
     for c in [*credits, *ours]:
         if c.token_address is None:
             known.setdefault(c.to_address, []).append((c.block_number, c.amount))
-    outgoing, sent = own_outgoing(rpc, read_own_sends(database.engine, chain.name, natives, start))
+    payment_ids = [w.payment_id for w in watched.values()]
+    outgoing, _ = own_outgoing(
+        rpc,
+        read_own_sends(database.engine, chain.name, payment_ids, start),
+        read_own_authorizations(database.engine, chain.name, payment_ids, start),
+    )
+    sent: dict[str, int] = {}  # our own nonce moves of each address within the range
     for address, changes in outgoing.items():
-        known.setdefault(address, []).extend((b, w) for b, w in changes if start <= b <= end)
-    result = reconcile(rpc, start, end, natives, known, mode=chain.internal_transfers, sent=sent)
+        inside = [(b, w) for b, w in changes if start <= b <= end]
+        known.setdefault(address, []).extend(inside)
+        sent[address] = len(inside)
+    result = reconcile(rpc, start, end, addresses, known, mode=chain.internal_transfers, sent=sent)
     log = logging.getLogger("ctripctl.scan")
     for note in result.notes:
         log.warning("chain %s: %s", chain.name, note)
@@ -401,7 +415,7 @@ def _every_coin(
             "chain %s: ETH on %s not reconciled in blocks %d..%d: %s", chain.name, address, start, end, why
         )
     hashes = {h.number: h.hash for h in headers}
-    return credits + arrival_credits(result.arrivals, hashes, watched)
+    return credits + [labelled(c) for c in arrival_credits(result.arrivals, hashes, watched)]
 
 
 def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | None]:
