@@ -16,9 +16,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, or_, select, tuple_, update
+from sqlalchemy import case, exists, func, or_, select, tuple_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ctripctl.db.confirm_store import lock_chain, lock_payments
 from ctripctl.db.models import ChainState, Delegate, Payment, Sweep, SweepItem, Transfer
@@ -26,7 +26,7 @@ from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
 from ctripctl.db.snapshot import iso
 from ctripctl.domain.ids import new_id
-from ctripctl.domain.lifecycle import Status, TransferState
+from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
 from ctripctl.domain.sweeping import (
     LIVE,
     ItemStatus,
@@ -44,6 +44,7 @@ _LIVE = [s.value for s in LIVE]
 _UNDONE = (SweepStatus.DROPPED, SweepStatus.REVERTED)
 #: Kinds whose confirmation settles their payment (a batch settles item by item).
 _SETTLING = (SweepKind.NATIVE.value, SweepKind.TOKEN.value)
+_RECEIVING = [s.value for s in RECEIVING]
 #: The asset of a top-up's strikes (State.reverts): they hold back the deposit's tokens.
 GAS = "gas"
 #: Statuses after which a batch's authorizations have been applied on chain.
@@ -67,6 +68,9 @@ class Candidate:
     transfer_ids: tuple[int, ...]
     created_at: datetime | None = None  # its place in the candidates' order (the cursor)
     own: bool = True
+    # A native payment still waiting for its ETH: its address must keep taking plain ETH
+    # transfers, so it is never delegated (no EIP-7702 batch while it receives).
+    expects_eth: bool = False
 
 
 @dataclass(frozen=True)
@@ -196,6 +200,7 @@ def read_candidates(
             Payment.token_address,
             Payment.decimals,
             Payment.created_at,
+            Payment.status,
             Transfer.id,
             Transfer.counted,
             Transfer.token,
@@ -225,8 +230,9 @@ def read_candidates(
     payments: set[str] = set()
     with transaction(engine) as session:
         for row in session.execute(stmt):
-            pid, address, index, token, token_address, decimals, created, transfer_id = row[:8]
-            counted, asset, asset_decimals = row[8:]
+            pid, address, index, token, token_address, decimals, created, status, transfer_id = row[:9]
+            counted, asset, asset_decimals = row[9:]
+            expects_eth = token_address is None and status in _RECEIVING
             if counted:
                 key = (pid, token)
             else:
@@ -242,31 +248,47 @@ def read_candidates(
                     break  # whole payments only: the cursor resumes after the last one read
                 payments.add(pid)
             found[key] = Candidate(
-                pid, address, index, token, token_address, decimals, (transfer_id,), created, bool(counted)
+                pid,
+                address,
+                index,
+                token,
+                token_address,
+                decimals,
+                (transfer_id,),
+                created,
+                bool(counted),
+                expects_eth,
             )
     return list(found.values())
 
 
-def read_reserved(engine: Engine, chain: str, payment_ids: Sequence[str]) -> dict[str, int]:
-    """Per payment, the customers' ETH on its deposit that no sweep has moved yet (its
-    live native credits, counted or not): a token sweep from that address never spends it
-    on gas — the tank tops up what the gas needs beyond it."""
-    totals: dict[str, int] = {}
-    ids = sorted(set(payment_ids))
+def read_gas_money(engine: Engine, chain: str, addresses: Sequence[str]) -> dict[str, int]:
+    """Per deposit (lowercase), the ETH our mined top-ups brought it that no transaction
+    from it has spent yet: the only ETH on a deposit a token sweep may burn as gas.
+
+    Anything else there is a customer's — a native payment's, a deposit in the wrong
+    asset, or money the scan has not recorded yet — and is never gas money. A top-up
+    counts as spent once any later transaction from the deposit (not dropped) exists."""
+    ids = sorted(set(addresses))
+    spent_stmt = (
+        select(Sweep.from_address, func.max(Sweep.seq))
+        .where(Sweep.chain == chain, Sweep.status != SweepStatus.DROPPED.value)
+        .group_by(Sweep.from_address)
+    )
+    topups_stmt = select(Sweep.to_address, Sweep.seq, Sweep.amount_base).where(
+        Sweep.chain == chain,
+        Sweep.kind == SweepKind.TOPUP.value,
+        Sweep.status.in_([SweepStatus.MINED.value, SweepStatus.CONFIRMED.value]),
+    )
+    money: dict[str, int] = {}
     with transaction(engine) as session:
         for i in range(0, len(ids), 500):
-            stmt = (
-                select(Transfer.payment_id, func.sum(Transfer.amount_base))
-                .where(
-                    Transfer.payment_id.in_(ids[i : i + 500]),
-                    Transfer.token.is_(None),
-                    Transfer.state.in_([TransferState.SEEN.value, TransferState.CONFIRMED.value]),
-                    Transfer.swept_at.is_(None),
-                )
-                .group_by(Transfer.payment_id)
-            )
-            totals.update({pid: int(total or 0) for pid, total in session.execute(stmt)})
-    return totals
+            chunk = ids[i : i + 500]
+            spent = dict(session.execute(spent_stmt.where(Sweep.from_address.in_(chunk))).tuples().all())
+            for address, seq, amount in session.execute(topups_stmt.where(Sweep.to_address.in_(chunk))):
+                if seq > spent.get(address, -1):
+                    money[address.lower()] = money.get(address.lower(), 0) + amount
+    return money
 
 
 def read_cursor(engine: Engine, chain: str) -> tuple[datetime, str] | None:
@@ -311,16 +333,23 @@ class Stuck:
 def read_underpriced(engine: Engine, chain: str) -> list[Stuck]:
     """Live native sweeps whose last broadcast was refused for its fee and that no other
     transaction with the same nonce replaces yet (the newest row of each sender nonce)."""
-    newest = (
-        select(func.max(Sweep.seq))
-        .where(Sweep.chain == chain, Sweep.status.in_(_LIVE))
-        .group_by(Sweep.from_address, Sweep.nonce)
-    )
+    # From the few signed sweeps (chain, status), each checked for a newer live one with
+    # its sender and nonce (chain, from_address, nonce). Not a max(seq) per sender and
+    # nonce, which SQLite computed by walking ix_sweeps_from over every sweep of the
+    # chain for its grouping order: 360 ms at 1M payments (benchmarks/bench_history.py).
+    newer = aliased(Sweep)
     refused = select(Sweep).where(
-        Sweep.seq.in_(newest),
-        Sweep.kind == SweepKind.NATIVE.value,
+        Sweep.chain == chain,
         Sweep.status == SweepStatus.SIGNED.value,
+        Sweep.kind == SweepKind.NATIVE.value,
         Sweep.last_error.is_not(None),
+        ~exists().where(
+            newer.chain == chain,
+            newer.from_address == Sweep.from_address,
+            newer.nonce == Sweep.nonce,
+            newer.status.in_(_LIVE),
+            newer.seq > Sweep.seq,
+        ),
     )
     stuck = []
     with transaction(engine) as session:
@@ -546,6 +575,13 @@ def record_verdicts(
                 _unclear(session, sweep.id)  # its authorizations never applied: clear again
             elif verdict.status is SweepStatus.CONFIRMED and sweep.kind in _SETTLING:
                 amount = sweep.amount_base
+                if sweep.kind == SweepKind.NATIVE.value and sweep.transfer_ids:
+                    # A deposit's ETH beyond its credits (what a top-up left) is not the
+                    # payment's money: swept_base never exceeds what was received.
+                    credited = session.execute(
+                        select(func.sum(Transfer.amount_base)).where(Transfer.id.in_(sweep.transfer_ids))
+                    ).scalar()
+                    amount = min(amount, int(credited or 0))
                 if sweep.kind == SweepKind.TOKEN.value:  # what reached the treasury, per its logs
                     assert sweep.token_address is not None
                     amount = moved_by(

@@ -26,7 +26,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -419,15 +419,19 @@ def _plan(
     and the ONE fee quote every value was computed with (signing must use it too: a
     newer, higher quote would make a native sweep spend more than the balance).
 
-    A deposit may hold two assets (its payment's, and one sent by mistake): one
-    transaction per deposit per pass, its payment's own asset first; the other waits for
-    a later pass, once that one is final (the two would spend the same nonce)."""
+    A deposit may hold two assets (its payment's, and one sent by mistake) but sends one
+    transaction per pass (two would spend the same nonce). Its assets are planned in
+    rounds: the first round tries each deposit's first asset — a token whose mined
+    top-up waits to be spent, else the payment's own asset; an asset that yields no
+    transaction (an empty tank, a failing estimate) lets the next one go in the next
+    round. Only our own top-ups' ETH is gas money (db/sweeps.read_gas_money): customers'
+    ETH on a deposit, recorded or not yet scanned, never pays a token sweep's gas."""
     from ctripctl.chain.accounts import native_balance, read_holdings
-    from ctripctl.db.sweeps import read_reserved
+    from ctripctl.db.sweeps import read_gas_money
     from ctripctl.evm.keys import tank_address
 
     ready: list[Candidate] = []
-    for c in sorted(candidates, key=lambda c: not c.own):  # stable: the cursor's order within
+    for c in candidates:
         address = c.address.lower()
         if address in state.busy or (c.token_address is None and address in state.topping):
             result.in_flight += 1  # a live transaction sends from it, or ETH is on its way to it
@@ -471,29 +475,37 @@ def _plan(
         return [], None
 
     gas = _native_gas(rpc, chain, worth)
-    chosen: dict[str, tuple[Candidate, Holding]] = {}
-    for c, h in worth:  # the payment's own asset first (ready's order)
+    token_deposits = [c.address for c, _ in worth if c.token_address is not None]
+    gas_money = read_gas_money(engine, chain.name, token_deposits) if token_deposits else {}
+    queues: dict[str, list[tuple[Candidate, Holding]]] = {}
+    for c, h in worth:
         if c.token_address is None and not _native_value(chain, c, h, gas, quote):
-            result.skipped_below_min += 1  # its gas would eat it: let the other asset go
-        elif c.address.lower() in chosen:
-            result.in_flight += 1  # the deposit's other asset is swept first
-        else:
-            chosen[c.address.lower()] = (c, h)
-    natives = [(c, h) for c, h in chosen.values() if c.token_address is None]
-    tokens = [(c, h) for c, h in chosen.values() if c.token_address is not None]
-    planned = _plan_natives(chain, natives, gas, quote)
-    if tokens:
-        reserved = read_reserved(engine, chain.name, [c.payment_id for c, _ in tokens])
-        tokens = [
-            (c, replace(h, native_latest=max(0, h.native_latest - reserved.get(c.payment_id, 0))))
-            for c, h in tokens
-        ]
+            result.skipped_below_min += 1  # its gas would eat it
+            continue
+        if c.token_address is not None:  # only our top-ups' ETH may pay its gas
+            h = replace(h, native_latest=min(h.native_latest, gas_money.get(c.address.lower(), 0)))
+        queues.setdefault(c.address.lower(), []).append((c, h))
+    for queue in queues.values():
+        queue.sort(key=lambda ch: _first(ch[0], gas_money))
+    tank = None
+    if token_deposits:
         tank = _Tank(tank_address(xpub), native_balance(rpc, tank_address(xpub)))
         result.tank_balance_base = str(tank.free)
-        if type4():
-            planned += _plan_batches(rpc, chain, state, delegate, tokens, quote, tank, result)
-        else:
-            planned += _plan_topups(rpc, chain, state, tokens, quote, tank, result)
+    planned: list[_Planned] = []
+    while queues:
+        # One round: the next asset of each deposit no planned transaction uses yet.
+        round_ = [queue.pop(0) for queue in queues.values()]
+        queues = {address: queue for address, queue in queues.items() if queue}
+        natives = [(c, h) for c, h in round_ if c.token_address is None]
+        tokens = [(c, h) for c, h in round_ if c.token_address is not None]
+        new = _plan_natives(chain, natives, gas, quote)
+        if tokens:
+            assert tank is not None
+            new += _plan_tokens(rpc, chain, state, delegate, tokens, quote, tank, type4, planned, result)
+        planned += new
+        for address in {a.lower() for p in new for a in _deposits(p)}:
+            result.in_flight += len(queues.pop(address, []))  # its other assets wait their turn
+    if tank is not None:
         result.tank_needed_base = str(tank.needed)
         if result.waiting_for_tank:
             log.warning(
@@ -506,6 +518,52 @@ def _plan(
     planned = planned[:max_sweeps]
     result.planned = len(planned)
     return planned, quote
+
+
+def _first(c: Candidate, gas_money: Mapping[str, int]) -> int:
+    """A deposit's order of assets: a token whose top-up is mined and waiting (else the
+    next native sweep would carry the tank's ETH away), then the payment's own asset."""
+    if c.token_address is not None and gas_money.get(c.address.lower(), 0) > 0:
+        return 0
+    return 1 if c.own else 2
+
+
+def _deposits(p: _Planned) -> list[str]:
+    """The deposits a planned transaction sends from, tops up or authorizes for."""
+    if p.kind is SweepKind.TOPUP:
+        return [p.to]
+    if p.kind is SweepKind.BATCH:
+        return [c.address for c, _ in p.candidates]
+    return [p.sender] if p.key is not None else []
+
+
+def _plan_tokens(
+    rpc: RpcClient,
+    chain: ChainConfig,
+    state: State,
+    delegate: DelegateState | None,
+    tokens: list[tuple[Candidate, Holding]],
+    quote: FeeQuote,
+    tank: _Tank,
+    type4: Callable[[], bool],
+    planned: list[_Planned],
+    result: SweepResult,
+) -> list[_Planned]:
+    """One round's token sweeps: sponsored EIP-7702 batches where the node takes them —
+    except on a native payment's address still waiting for its ETH (while delegated it
+    would refuse a plain ETH transfer) — else gas top-ups from the tank."""
+    batched = type4()
+    batchable = [(c, h) for c, h in tokens if batched and not c.expects_eth]
+    topped = [(c, h) for c, h in tokens if not batched or c.expects_eth]
+    new: list[_Planned] = []
+    if batchable:
+        if any(p.kind is SweepKind.DEPLOY for p in planned):  # an earlier round deploys it
+            result.waiting_for_delegate += len(batchable)
+        else:
+            new += _plan_batches(rpc, chain, state, delegate, batchable, quote, tank, result)
+    if topped:
+        new += _plan_topups(rpc, chain, state, topped, quote, tank, result)
+    return new
 
 
 @dataclass
@@ -669,7 +727,7 @@ def _plan_batches(
     treasury = chain.treasury
     assert treasury is not None
     if delegate is None or not delegate.ready:
-        result.waiting_for_delegate = len(tokens)
+        result.waiting_for_delegate += len(tokens)
         if delegate is not None or any(s.kind is SweepKind.DEPLOY for s in state.live):
             return []  # its deployment is on the way
         data = delegate_deploy_data(tank.address, treasury)

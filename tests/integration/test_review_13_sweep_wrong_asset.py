@@ -65,11 +65,6 @@ def uncounted(url: str, payment_id: str) -> list[tuple[str | None, bool]]:
     return [(t, s is not None) for t, s in rows]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a token payment's own token waiting for the tank holds back the customer's "
-    "wrong-asset ETH, which needs no tank",
-)
 def test_eth_on_a_token_payment_is_swept_while_the_tank_is_empty(
     topup: Cli, chain: Chain, token: Any, database_url: str
 ) -> None:
@@ -91,11 +86,6 @@ def test_eth_on_a_token_payment_is_swept_while_the_tank_is_empty(
     assert uncounted(database_url, payment["id"]) == [(None, True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a native sweep moves the deposit's whole balance, the tank's top-up "
-    "included, and adds it all to the payment's swept_base",
-)
 def test_a_topup_for_a_wrong_asset_token_is_never_swept_as_the_payments_eth(
     topup: Cli, chain: Chain, token: Any, database_url: str
 ) -> None:
@@ -200,11 +190,6 @@ def test_a_symbol_moved_to_another_contract_never_marks_the_old_tokens_swept(
     assert moved_all
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: ETH a customer sent that the scan has not recorded yet is not reserved: "
-    "a wrong-asset token sweep spends it on gas",
-)
 def test_eth_not_scanned_yet_is_never_spent_on_a_wrong_asset_tokens_gas(
     topup: Cli, chain: Chain, token: Any, database_url: str
 ) -> None:

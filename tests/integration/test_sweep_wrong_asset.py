@@ -192,3 +192,26 @@ def test_a_token_on_a_native_payment_goes_in_a_sponsored_batch(
     assert shown["swept_base"] != "0" and shown["status"] == "settled"
     assert event_types(database_url, payment["id"]).count("payment.settled") == 1
     assert all(swept_at(database_url, payment["id"]).values())
+
+
+def test_a_token_on_a_native_payment_still_waiting_for_its_eth_is_never_delegated(
+    tmp_path: Path, database_url: str, anvil: Anvil, chain: Chain, token: Any, wallet: Path
+) -> None:
+    """While delegated (EIP-7702), an address refuses a plain 21,000-gas ETH transfer: a
+    native payment still waiting for its ETH gets its wrong-asset token swept with a gas
+    top-up instead, and the customer's payment then arrives as usual."""
+    cli = _cli(tmp_path, database_url, anvil, token, "auto")
+    payment = cli.ok("payment", "create", "--chain", "local", "--amount", "1")
+    chain.send_token(token, payment["address"], 4 * USDT)
+    scan_and_confirm(cli, chain)
+    chain.send_eth(TANK, ETH, sender=chain.accounts[0])
+
+    first = sweep(cli)
+    assert (first["topups_sent"], first["batches_sent"], first["waiting_for_delegate"]) == (1, 0, 0), first
+    assert sweep(cli)["sent"] == 1  # the token transfer, paid by the top-up
+    assert tokens_of(token, TREASURY) == 4 * USDT
+    assert chain.w3.eth.get_code(chain.w3.to_checksum_address(payment["address"])) == b""
+    chain.send_eth(payment["address"], ETH)  # a plain transfer: it arrives
+    scan_and_confirm(cli, chain)
+    shown = cli.ok("payment", "show", payment["id"])
+    assert (shown["status"], shown["received_base"]) == ("confirmed", str(ETH))
