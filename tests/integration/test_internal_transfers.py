@@ -207,6 +207,18 @@ def test_our_own_sweep_is_explained_by_the_ledger(chain: Chain, payout: Any, rpc
     ]
 
 
+def test_our_eip7702_authorizations_explain_nonce_moves_without_ether(chain: Chain, rpc: RpcClient) -> None:
+    """A sponsored batch (sent and paid by the tank) carries the deposits' authorizations:
+    each mined one is a nonce move of each deposit, with no ETH; an unmined one is none."""
+    batch = chain.send_eth(C, 1)  # stands for the tank's type-4 transaction: only its receipt is read
+    unmined = "0x" + "ee" * 32
+    outgoing, sent = own_outgoing(
+        rpc, [], {batch["transactionHash"].to_0x_hex(): [A, B.upper().replace("0X", "0x"), A], unmined: [C]}
+    )
+    assert outgoing == {A: [(batch["blockNumber"], 0)], B: [(batch["blockNumber"], 0)]}
+    assert sent == {A: 1, B: 1}
+
+
 def test_a_pruned_node_attributes_what_it_cannot_place_to_its_earliest_state(
     anvil: Anvil, chain: Chain, payout: Any
 ) -> None:
