@@ -113,6 +113,9 @@ class Transfer(Base):
     from_address: Mapped[str] = mapped_column(String(42))
     to_address: Mapped[str] = mapped_column(String(42))
     token: Mapped[str | None] = mapped_column(String(32))
+    # The token's contract, lowercase (NULL: ETH, or an uncounted credit from before
+    # migration 0010): a symbol can be renamed or moved in the config, the contract not.
+    token_address: Mapped[str | None] = mapped_column(String(42))
     amount_base: Mapped[int] = mapped_column(BaseUnits)
     payment_id: Mapped[str] = mapped_column(ForeignKey("payments.id"))
     state: Mapped[str] = mapped_column(String(16))

@@ -554,8 +554,10 @@ def _asset(payment: Payment, c: Found) -> dict[str, object]:
     """A counted credit is in the payment's own asset; a deposit in another asset keeps
     that asset's symbol and decimals, and is never counted."""
     if c.counted:
-        return {"token": payment.token, "counted": True, "decimals": None}
-    return {"token": c.symbol, "counted": False, "decimals": c.decimals}
+        contract = payment.token_address.lower() if payment.token_address else None
+        return {"token": payment.token, "token_address": contract, "counted": True, "decimals": None}
+    contract = c.token_address.lower() if c.token_address else None
+    return {"token": c.symbol, "token_address": contract, "counted": False, "decimals": c.decimals}
 
 
 def _update_credit(row: Transfer, payment: Payment, c: Found, block_time: datetime) -> str | None:

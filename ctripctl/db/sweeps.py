@@ -189,8 +189,11 @@ def read_candidates(
     At most `limit` payments (each with one candidate per asset), oldest first, from just
     after `after` (created_at, id): the pass resumes where the last one stopped, so
     payments that are never swept (below sweep_min, failing) cannot keep newer ones out of
-    a bounded read. `tokens`: the chain's token symbols → contract addresses, to find a
-    wrong-asset token's contract (one no longer configured gets None: not sweepable)."""
+    a bounded read. `tokens`: the chain's token symbols → contract addresses. A deposit in
+    another asset is keyed by its recorded contract (a symbol may be renamed or moved to
+    another contract in the config; the contract never changes) and shown under the
+    symbol configured for it now; a credit recorded before its contract was kept
+    (migration 0010) is looked up by symbol (not configured any more: not sweepable)."""
     stmt = (
         select(
             Payment.id,
@@ -205,6 +208,7 @@ def read_candidates(
             Transfer.counted,
             Transfer.token,
             Transfer.decimals,
+            Transfer.token_address,
         )
         .join(Transfer, Transfer.payment_id == Payment.id)
         .where(
@@ -226,19 +230,24 @@ def read_candidates(
     )
     if after is not None:
         stmt = stmt.where(tuple_(Payment.created_at, Payment.id) > tuple_(*after))
+    by_symbol = dict(tokens or {})
+    by_contract = {address.lower(): (symbol, address) for symbol, address in by_symbol.items()}
     found: dict[tuple[str, str | None], Candidate] = {}
     payments: set[str] = set()
     with transaction(engine) as session:
         for row in session.execute(stmt):
             pid, address, index, token, token_address, decimals, created, status, transfer_id = row[:9]
-            counted, asset, asset_decimals = row[9:]
+            counted, asset, asset_decimals, contract = row[9:]
             expects_eth = token_address is None and status in _RECEIVING
             if counted:
-                key = (pid, token)
+                key: tuple[str, str | None] = (pid, "own")
             else:
-                key = (pid, asset)
-                token, decimals = asset, asset_decimals if asset_decimals is not None else decimals
-                token_address = (tokens or {}).get(asset) if asset is not None else None
+                contract = (contract or by_symbol.get(asset or "") or "").lower() or None
+                token, token_address = by_contract.get(contract or "", (asset, contract))
+                decimals = asset_decimals if asset_decimals is not None else decimals
+                # No contract known (an old credit of a symbol not configured any more):
+                # its own key, never merged with another asset's credits.
+                key = (pid, contract or (f"symbol:{asset}" if asset else None))
             known = found.get(key)
             if known is not None:
                 found[key] = replace(known, transfer_ids=(*known.transfer_ids, transfer_id))

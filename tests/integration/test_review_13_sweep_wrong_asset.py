@@ -124,11 +124,6 @@ def _renamed(path: Path, new_symbol: str) -> None:
     path.write_text(text)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a wrong-asset credit keeps only the token's symbol; renamed in the config "
-    "(same contract), it is never swept",
-)
 def test_a_wrong_asset_token_is_swept_after_its_symbol_is_renamed(
     tmp_path: Path, database_url: str, anvil: Anvil, chain: Chain, token: Any, wallet: Path
 ) -> None:
@@ -152,11 +147,6 @@ def test_a_wrong_asset_token_is_swept_after_its_symbol_is_renamed(
     assert uncounted(database_url, payment["id"]) == [("USDT", True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a symbol moved to another contract merges both contracts' credits; the "
-    "old contract's tokens are marked swept but never move",
-)
 def test_a_symbol_moved_to_another_contract_never_marks_the_old_tokens_swept(
     tmp_path: Path, database_url: str, anvil: Anvil, chain: Chain, token: Any, wallet: Path
 ) -> None:

@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
+from ctripctl.db import migrate
 from ctripctl.db.models import Payment, Transfer
 from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
+from tests.support.databases import postgres_schema, sqlite_file
 from tests.support.evm import Chain
 from tests.support.queries import event_types
 from tests.support.sweeping import (
@@ -215,3 +217,51 @@ def test_a_token_on_a_native_payment_still_waiting_for_its_eth_is_never_delegate
     scan_and_confirm(cli, chain)
     shown = cli.ok("payment", "show", payment["id"])
     assert (shown["status"], shown["received_base"]) == ("confirmed", str(ETH))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0010_gives_counted_token_credits_their_payments_contract(
+    kind: str, tmp_path: Path
+) -> None:
+    """Existing counted token credits take their payment's contract (lowercase); ETH and
+    uncounted credits stay NULL (an uncounted token is looked up by symbol, as before)."""
+    maker = postgres_schema() if kind == "postgresql" else sqlite_file(tmp_path)
+    with maker as url:
+        migrate.upgrade(url, "0009")
+        engine = get_engine(url)
+        now = "2026-01-01 00:00:00+00:00"
+        with engine.begin() as conn:
+            for index, (pid, token, contract) in enumerate(
+                (("pay_t", "'USDT'", "'0xAbC'"), ("pay_n", "NULL", "NULL"))
+            ):
+                conn.execute(
+                    text(
+                        "INSERT INTO payments (id, chain, token, token_address, decimals, amount_base,"
+                        " address, derivation_index, status, received_base, confirmed_base, overpaid,"
+                        " underpaid, paid_late, metadata, expires_at, created_at, updated_at, swept_base)"
+                        f" VALUES (:pid, 'local', {token}, {contract}, 6, 105, :pid, {index}, 'detected',"
+                        " 105, 0, false, false, false, '{}', :now, :now, :now, 0)"
+                    ),
+                    {"pid": pid, "now": now},
+                )
+            rows = (("0xt1", "pay_t", "'USDT'", "true"), ("0xt2", "pay_t", "NULL", "false"))
+            rows += (("0xt3", "pay_n", "'USDT'", "false"), ("0xt4", "pay_n", "NULL", "true"))
+            for tx, pid, token, counted in rows:
+                conn.execute(
+                    text(
+                        "INSERT INTO transfers (chain, tx_hash, log_index, tx_log_position, block_number,"
+                        " block_hash, block_time, from_address, to_address, token, amount_base, payment_id,"
+                        f" state, created_at, counted) VALUES ('local', :tx, -1, -1, 9, '0xb9', :now, '0xF',"
+                        f" :pid, {token}, 5, :pid, 'confirmed', :now, {counted})"
+                    ),
+                    {"tx": tx, "pid": pid, "now": now},
+                )
+        migrate.upgrade(url)
+        with engine.begin() as conn:
+            found = conn.execute(text("SELECT tx_hash, token_address FROM transfers ORDER BY tx_hash")).all()
+        assert [tuple(r) for r in found] == [
+            ("0xt1", "0xabc"),
+            ("0xt2", None),
+            ("0xt3", None),
+            ("0xt4", None),
+        ]
