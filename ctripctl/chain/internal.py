@@ -281,8 +281,10 @@ def reconcile(
     for a in suspects:
         high, low = next(nonces), next(nonces)
         if isinstance(high, RpcError) or isinstance(low, RpcError):
-            out.skipped[a] = "the node could not say its nonce"
-            continue
+            # Transient, not proof of an unknown send: fail the pass (nothing recorded) so
+            # the next one redoes the range — skipping would put this ETH in the next base.
+            error = high if isinstance(high, RpcError) else low
+            raise NodeUnavailable(f"the nonce of {a} (reconciling ETH): {error.message}")
         moved = int(high, 16) - int(low, 16)
         if moved > (sent or {}).get(a, 0):
             out.skipped[a] = (

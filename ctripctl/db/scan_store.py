@@ -32,6 +32,7 @@ from ctripctl.db.session import transaction
 from ctripctl.db.types import UTCDateTime
 from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState, late_window_end
 from ctripctl.domain.records import Found, Header, Watch
+from ctripctl.domain.sweeping import LIVE
 from ctripctl.errors import Busy
 from ctripctl.evm.addresses import to_checksum
 from ctripctl.faults import crash_point
@@ -52,6 +53,8 @@ class Recorded:
 
 _RECEIVING = tuple(sorted(s.value for s in RECEIVING))
 # Confirmed, and settled (swept): a second send after either is still recorded.
+#: Sweep statuses before `confirmed`: the block recorded for such a row may be stale.
+_LIVE_SWEEPS = sorted(s.value for s in LIVE)
 _PAID = (Status.CONFIRMED.value, Status.SETTLED.value)
 #: A live credit's states, spelled out (never `state != 'orphaned'`): an IN list is two
 #: range seeks of ix_transfers_chain_state_block, an inequality reads every credit.
@@ -204,7 +207,12 @@ def read_own_sends(engine: Engine, chain: str, payment_ids: Iterable[str], since
                 .where(
                     Payment.id.in_(ids[i : i + 500]),
                     Sweep.chain == chain,
-                    or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+                    # Not final yet: a reorg may have moved it above its recorded block.
+                    or_(
+                        Sweep.block_number.is_(None),
+                        Sweep.block_number >= since,
+                        Sweep.status.in_(_LIVE_SWEEPS),
+                    ),
                 )
             )
             hashes += session.execute(stmt).scalars()
@@ -235,7 +243,12 @@ def read_own_authorizations(
                     Payment.id.in_(ids[i : i + 500]),
                     Sweep.chain == chain,
                     Sweep.kind.in_([SweepKind.BATCH.value, SweepKind.CLEAR.value]),
-                    or_(Sweep.block_number.is_(None), Sweep.block_number >= since),
+                    # Not final yet: a reorg may have moved it above its recorded block.
+                    or_(
+                        Sweep.block_number.is_(None),
+                        Sweep.block_number >= since,
+                        Sweep.status.in_(_LIVE_SWEEPS),
+                    ),
                 )
             )
             for tx_hash, address in session.execute(stmt):

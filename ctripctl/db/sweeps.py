@@ -293,7 +293,7 @@ def read_gas_money(engine: Engine, chain: str, addresses: Sequence[str]) -> dict
     with transaction(engine) as session:
         for i in range(0, len(ids), 500):
             chunk = ids[i : i + 500]
-            spent = dict(session.execute(spent_stmt.where(Sweep.from_address.in_(chunk))).tuples().all())
+            spent = {a: seq for a, seq in session.execute(spent_stmt.where(Sweep.from_address.in_(chunk)))}
             for address, seq, amount in session.execute(topups_stmt.where(Sweep.to_address.in_(chunk))):
                 if seq > spent.get(address, -1):
                     money[address.lower()] = money.get(address.lower(), 0) + amount

@@ -50,11 +50,6 @@ def refusing_one_nonce() -> Callable[[Any, Callable[[Any], Answer]], Answer]:
     return hook
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a transient error on the reconciliation's nonce read skips the address "
-    "and the checkpoint moves on: its contract-sent ETH is never found",
-)
 def test_a_transient_nonce_error_never_loses_contract_sent_eth(
     anvil: Anvil, cli: Cli, chain: Chain, payout: Any, config_file: Path
 ) -> None:
