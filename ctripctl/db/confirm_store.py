@@ -110,9 +110,10 @@ def record_confirm(
         if state is not None and orphaned_ids:
             _rewind_below(session, state, orphaned_ids, now)
         orphaned_payments = _payment_ids(session, orphaned_ids)
+        unexpected_lost = _payment_ids(session, orphaned_ids, uncounted=True)
         credited = lock_payments(session, _payment_ids(session, [*confirmed_ids, *orphaned_ids]))
         updated: set[str] = set()
-        events = _refresh_all(session, credited, orphaned_payments, now, updated)
+        events = _refresh_all(session, credited, orphaned_payments, now, updated, unexpected_lost)
         session.flush()
 
         # Expiry after the credits: a payment a reorg just stepped back is judged as it
@@ -145,14 +146,20 @@ def record_confirm(
 
 
 def _refresh_all(
-    session: Session, payments: Mapping[str, Payment], orphaned: set[str], now: datetime, updated: set[str]
+    session: Session,
+    payments: Mapping[str, Payment],
+    orphaned: set[str],
+    now: datetime,
+    updated: set[str],
+    unexpected_lost: set[str] | None = None,
 ) -> int:
     """Refresh each payment (id order); add the ids whose row changed to `updated`."""
     events = 0
     for payment_id in sorted(payments):
         payment = payments[payment_id]
         before = standing_of(payment)
-        written = refresh(session, payment, now, orphaned=payment_id in orphaned)
+        lost = payment_id in (unexpected_lost or set())
+        written = refresh(session, payment, now, orphaned=payment_id in orphaned, unexpected_lost=lost)
         events += len(written)
         if written or standing_of(payment) != before:
             updated.add(payment_id)
@@ -258,11 +265,15 @@ def _min_block(session: Session, transfer_ids: list[int]) -> int:
     return min(lowest)
 
 
-def _payment_ids(session: Session, transfer_ids: Iterable[int]) -> set[str]:
+def _payment_ids(session: Session, transfer_ids: Iterable[int], *, uncounted: bool = False) -> set[str]:
+    """The payments of these transfers (`uncounted`: of those among them in another asset)."""
     ids = sorted(transfer_ids)
     found: set[str] = set()
     for chunk in _chunks(ids, 500):
-        found.update(session.execute(select(Transfer.payment_id).where(Transfer.id.in_(chunk))).scalars())
+        stmt = select(Transfer.payment_id).where(Transfer.id.in_(chunk))
+        if uncounted:
+            stmt = stmt.where(Transfer.counted.is_(False))
+        found.update(session.execute(stmt).scalars())
     return found
 
 

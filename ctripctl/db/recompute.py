@@ -59,14 +59,20 @@ def refresh(
     *,
     credited: bool = False,
     orphaned: bool = False,
+    unexpected_lost: bool = False,
 ) -> tuple[str, ...]:
     """Recompute the payment from its facts, store the result, enqueue its events.
 
-    Returns the event types written (empty when nothing changed).
+    `unexpected_lost`: a live deposit in another asset (announced with
+    payment.unexpected_asset) was orphaned in this step. It never counted, so the
+    standing cannot show it; `payment.reorged` still tells whoever may refund it that
+    it is gone. Returns the event types written (empty when nothing changed).
     """
     before = standing_of(payment)
     after = lifecycle.evaluate(facts_of(payment))
     events = lifecycle.events_between(before, after, credited=credited, orphaned=orphaned)
+    if unexpected_lost and lifecycle.EVENT_REORGED not in events:
+        events = (lifecycle.EVENT_REORGED, *events)
     if after != before:
         payment.status = after.status.value
         payment.received_base = after.received

@@ -311,6 +311,7 @@ def record_pass(
     credits = list(unique.values())
     found_keys = set(unique)
     orphaned_ids: set[str] = set()
+    unexpected_lost: set[str] = set()  # payments whose deposit in another asset was orphaned
     credited_ids: set[str] = set()
     unexpected_ids: set[str] = set()  # a deposit in another asset was recorded
     orphaned = 0
@@ -351,6 +352,8 @@ def record_pass(
             t.state = TransferState.ORPHANED.value
             t.orphaned_at = now
             orphaned_ids.add(t.payment_id)
+            if not t.counted:
+                unexpected_lost.add(t.payment_id)
             orphaned += 1
 
         # A credit found again may now go to another payment (its transaction executed
@@ -399,6 +402,7 @@ def record_pass(
                     # a credit moved to another block restarts its confirmations; the
                     # lifecycle announces payment.reorged if confirmed money was lost
                     orphaned=payment_id in orphaned_ids or payment_id in moved_ids,
+                    unexpected_lost=payment_id in unexpected_lost,
                 )
             )
             if payment_id in unexpected_ids:

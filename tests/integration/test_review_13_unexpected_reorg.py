@@ -1,13 +1,11 @@
 """Review of issue 13: a deposit in another asset that a reorg takes away is never announced.
 
-Real anvil, SQLite and PostgreSQL, through the CLI. xfail(strict) until fixed.
+Real anvil, SQLite and PostgreSQL, through the CLI (found by review, fixed: payment.reorged).
 """
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from tests.support.cli import Cli
 from tests.support.evm import Chain
@@ -16,11 +14,6 @@ from tests.support.queries import event_types
 USDT = 10**6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review-13: a wrong-asset deposit orphaned by a reorg writes no event after its "
-    "payment.unexpected_asset",
-)
 def test_a_reorg_that_removes_a_wrong_asset_deposit_is_announced(
     cli: Cli, chain: Chain, token: Any, database_url: str
 ) -> None:
@@ -43,6 +36,23 @@ def test_a_reorg_that_removes_a_wrong_asset_deposit_is_announced(
     assert [t["state"] for t in shown["transfers"]] == ["orphaned"]
     assert cli.ok("payment", "list", "--unexpected") == []
     # Something must tell the webhook consumer the announced deposit is gone.
-    assert event_types(database_url, payment["id"])[-1] != "payment.unexpected_asset", event_types(
-        database_url, payment["id"]
-    )
+    assert event_types(database_url, payment["id"])[-1] == "payment.reorged"
+
+
+def test_a_wrong_asset_deposit_the_confirm_pass_orphans_is_announced_too(
+    cli: Cli, chain: Chain, token: Any, database_url: str
+) -> None:
+    """The confirm pass finds the reorg first (its block hash changed before any scan)."""
+    payment = cli.ok("payment", "create", "--chain", "local", "--amount", "1")
+    chain.send_token(token, payment["address"], 7 * USDT)
+    chain.mine(1)
+    assert cli.ok("scan", "--chain", "local")["transfers_found"] == 1
+    chain.reorg(2)
+    chain.mine(3)
+    assert cli.ok("confirm", "--chain", "local")["orphaned"] == 1
+    assert event_types(database_url, payment["id"]) == [
+        "payment.created",
+        "payment.unexpected_asset",
+        "payment.reorged",
+    ]
+    assert cli.ok("payment", "show", payment["id"])["status"] == "pending"
