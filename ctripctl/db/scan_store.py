@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import BigInteger, case, delete, func, insert, literal, or_, select, union_all, update
+from sqlalchemy import BigInteger, Select, case, delete, func, insert, literal, or_, select, union_all, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -201,19 +201,15 @@ def read_own_sends(engine: Engine, chain: str, payment_ids: Iterable[str], since
     hashes: list[str] = []
     with transaction(engine) as session:
         for i in range(0, len(ids), 500):
-            stmt = (
-                select(Sweep.tx_hash)
-                .join(Payment, Payment.address == Sweep.from_address)
-                .where(
-                    Payment.id.in_(ids[i : i + 500]),
-                    Sweep.chain == chain,
-                    # Not final yet: a reorg may have moved it above its recorded block.
-                    or_(
-                        Sweep.block_number.is_(None),
-                        Sweep.block_number >= since,
-                        Sweep.status.in_(_LIVE_SWEEPS),
-                    ),
-                )
+            stmt = select(Sweep.tx_hash).where(
+                Sweep.chain == chain,
+                Sweep.from_address.in_(_addresses_of(ids[i : i + 500])),
+                # Not final yet: a reorg may have moved it above its recorded block.
+                or_(
+                    Sweep.block_number.is_(None),
+                    Sweep.block_number >= since,
+                    Sweep.status.in_(_LIVE_SWEEPS),
+                ),
             )
             hashes += session.execute(stmt).scalars()
     return hashes
@@ -235,12 +231,22 @@ def read_own_authorizations(
     found: dict[str, list[str]] = {}
     with transaction(engine) as session:
         for i in range(0, len(ids), 500):
-            stmt = (
-                select(Sweep.tx_hash, SweepItem.address)
-                .join(SweepItem, SweepItem.sweep_id == Sweep.id)
-                .join(Payment, Payment.address == SweepItem.address)
-                .where(
-                    Payment.id.in_(ids[i : i + 500]),
+            # In two steps, so each seeks its index whatever the planner knows: these
+            # deposits' items (sweep_items (address)), then their sweeps by id. One join
+            # let SQLite, without statistics, walk every sweep of the chain (2.3 s a pass
+            # at 1M payments, benchmarks/bench_history.py).
+            items = session.execute(
+                select(SweepItem.sweep_id, SweepItem.address).where(
+                    SweepItem.address.in_(_addresses_of(ids[i : i + 500]))
+                )
+            ).all()
+            signers: dict[str, list[str]] = {}
+            for sweep_id, address in items:
+                signers.setdefault(sweep_id, []).append(address.lower())
+            sweep_ids = sorted(signers)
+            for j in range(0, len(sweep_ids), 500):
+                stmt = select(Sweep.id, Sweep.tx_hash).where(
+                    Sweep.id.in_(sweep_ids[j : j + 500]),
                     Sweep.chain == chain,
                     Sweep.kind.in_([SweepKind.BATCH.value, SweepKind.CLEAR.value]),
                     # Not final yet: a reorg may have moved it above its recorded block.
@@ -250,10 +256,17 @@ def read_own_authorizations(
                         Sweep.status.in_(_LIVE_SWEEPS),
                     ),
                 )
-            )
-            for tx_hash, address in session.execute(stmt):
-                found.setdefault(tx_hash.lower(), []).append(address.lower())
+                for sweep_id, tx_hash in session.execute(stmt):
+                    found.setdefault(tx_hash.lower(), []).extend(signers[sweep_id])
     return found
+
+
+def _addresses_of(payment_ids: Sequence[str]) -> Select[tuple[str]]:
+    """The payments' deposit addresses, as an IN-subquery: the plan starts from these few
+    payments (by id) and seeks each address's sweeps or items, never every sweep of the
+    chain. (A join on the address let SQLite, without statistics, walk all the chain's
+    sweeps instead: 2.1 s and 2.4 s a pass at 1M payments, benchmarks/bench_history.py.)"""
+    return select(Payment.address).where(Payment.id.in_(payment_ids))
 
 
 def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
