@@ -11,7 +11,9 @@ interleaved, medians of --reps:
   off    fetch_range (the pass's chain reads: blocks, receipts, logs)
   auto   fetch_range, then reconcile() over the range with the recorded native credits
          as the ledger (balances of every watched address at start - 1 and at end)
-  auto*  the same with the balances at start - 1 already known (kept at the checkpoint
+  auto 1 auto with its balance requests sent one at a time (the code before
+         BALANCE_IN_FLIGHT requests at once)
+  auto*  the same as auto with the balances at start - 1 already known (kept at the checkpoint
          by the previous pass): one balance read per address, not two
 
 and the extra HTTP requests per pass. Target (issue 13): auto <= 1.3 x off.
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_scan import build_chain  # noqa: E402
+from ctripctl.chain import internal  # noqa: E402
 from ctripctl.chain.fetch import fetch_range  # noqa: E402
 from ctripctl.chain.internal import reconcile  # noqa: E402
 from ctripctl.chain.rpc import RpcClient  # noqa: E402
@@ -58,6 +61,7 @@ def main() -> None:
     rng = random.Random(13)
     payments = [{"address": "0x" + rng.randbytes(20).hex(), "token": None} for _ in range(args.addresses)]
     watched = {p["address"]: Watch(f"p{i}", None) for i, p in enumerate(payments)}
+    in_flight = internal.BALANCE_IN_FLIGHT
     anvil = Anvil()
     try:
         chain = Chain(anvil)
@@ -66,11 +70,13 @@ def main() -> None:
         last = chain.head
         print(f"{last - first + 1} busy blocks, {len(watched)} watched native addresses", flush=True)
 
-        times: dict[str, list[float]] = {"off": [], "auto": [], "auto*": []}
+        times: dict[str, list[float]] = {"off": [], "auto 1": [], "auto": [], "auto*": []}
         requests: dict[str, int] = {}
         found = 0
         for _ in range(args.reps):
-            for variant in ("off", "auto", "auto*"):
+            for variant in times:
+                # "auto 1": the balance requests one at a time (before BALANCE_IN_FLIGHT).
+                internal.BALANCE_IN_FLIGHT = 1 if variant == "auto 1" else in_flight
                 with RpcClient([anvil.url], chain_id=31337) as rpc:
                     rpc.call("eth_chainId")
                     sent = rpc.requests_sent
@@ -93,7 +99,7 @@ def main() -> None:
         for variant, values in times.items():
             median = statistics.median(values)
             print(
-                f"{variant:6} {median * 1000:8.1f} ms  {median / off:5.2f}x off  "
+                f"{variant:7} {median * 1000:8.1f} ms  {median / off:5.2f}x off  "
                 f"{requests[variant]:4d} requests ({requests[variant] - requests['off']:+d})"
             )
     finally:

@@ -47,6 +47,9 @@ from ctripctl.evm.traces import InternalTransfer, from_call_tracer, from_parity
 METHOD_NOT_FOUND = -32601
 #: chain config `internal_transfers`.
 MODES = ("auto", "trace", "balance", "off")
+#: Balance requests (50 reads each) sent at once: the node answers them on several cores.
+#: 10,000 watched addresses, 500 busy blocks on anvil: see benchmarks/bench_internal.py.
+BALANCE_IN_FLIGHT = 4
 #: Arrivals found per address in one pass before the rest is left for a later look: a
 #: bound on the requests a single address can cost (each arrival is a bisection).
 MAX_ARRIVALS = 64
@@ -180,7 +183,8 @@ def own_outgoing(
 
 def balances_at(rpc: RpcClient, addresses: Sequence[str], block: int) -> list[int | RpcError]:
     """eth_getBalance of each address at `block` (an RpcError in its slot if refused)."""
-    answers = rpc.batch_chunked([("eth_getBalance", (a, hex(block))) for a in addresses])
+    calls: list[Call] = [("eth_getBalance", (a, hex(block))) for a in addresses]
+    answers = rpc.batch_chunked(calls, in_flight=BALANCE_IN_FLIGHT)
     return [a if isinstance(a, RpcError) else quantity(a, f"balance at block {block}") for a in answers]
 
 
@@ -310,7 +314,9 @@ def reconcile(
         asks = [(a, p) for a, p in probes.items() if p is not None and (a, p) not in known_at]
         pruned_at: list[tuple[str, int]] = []
         if asks:
-            answers = rpc.batch_chunked([("eth_getBalance", (a, hex(p))) for a, p in asks])
+            answers = rpc.batch_chunked(
+                [("eth_getBalance", (a, hex(p))) for a, p in asks], in_flight=BALANCE_IN_FLIGHT
+            )
             for (a, p), answer in zip(asks, answers, strict=True):
                 if isinstance(answer, RpcError):
                     pruned_at.append((a, p))  # no state there: handled below

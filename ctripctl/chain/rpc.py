@@ -105,12 +105,20 @@ class RpcClient:
             return []
         return self._with_failover(lambda index: self._send(index, calls))
 
-    def batch_chunked(self, calls: Sequence[Call], size: int = CALLS_PER_REQUEST) -> list[Any]:
-        """`batch` for any number of calls: one request per `size` calls, results in order."""
-        results: list[Any] = []
-        for start in range(0, len(calls), size):
-            results.extend(self.batch(calls[start : start + size]))
-        return results
+    def batch_chunked(
+        self, calls: Sequence[Call], size: int = CALLS_PER_REQUEST, *, in_flight: int = 1
+    ) -> list[Any]:
+        """`batch` for any number of calls: one request per `size` calls, up to `in_flight`
+        of them at once (the node answers them on several cores), results in order."""
+        chunks = [calls[start : start + size] for start in range(0, len(calls), size)]
+        if in_flight <= 1 or len(chunks) <= 1:
+            return [result for chunk in chunks for result in self.batch(chunk)]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(
+            max_workers=min(in_flight, len(chunks)), thread_name_prefix="ctrip-rpc"
+        ) as pool:
+            return [result for answers in pool.map(self.batch, chunks) for result in answers]
 
     def close(self) -> None:
         for client in self._clients.values():

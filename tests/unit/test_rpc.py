@@ -87,6 +87,17 @@ def test_batch_returns_results_in_call_order_with_errors_as_values() -> None:
         assert rpc.requests_sent == len(node.seen)
 
 
+@pytest.mark.parametrize("in_flight", [1, 4])
+def test_batch_chunked_keeps_call_order_however_many_requests_are_in_flight(in_flight: int) -> None:
+    node = Node({"a": healthy()})
+    with client(node, "a") as rpc:
+        rpc.call("eth_blockNumber")  # the chain id is checked once, before
+        before = rpc.requests_sent
+        results = rpc.batch_chunked([("echo", (i,)) for i in range(237)], size=10, in_flight=in_flight)
+        assert results == [[i] for i in range(237)]
+        assert rpc.requests_sent - before == 24  # one request per 10 calls
+
+
 def test_transient_errors_are_retried_on_the_same_url() -> None:
     failures = iter([500, 429])
 
