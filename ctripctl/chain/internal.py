@@ -22,8 +22,9 @@ Never invents a credit: an address whose balance fell below what the ledger expl
 sent something we did not record) is checked for its nonce; if its nonce moved by more
 than our own recorded transactions explain — those it sent, and the EIP-7702
 authorizations it signed for our sponsored sweeps (each moves its nonce by one without a
-transaction from it) — it cannot be reconciled and is skipped for this pass (logged by
-the caller from `Reconciled.skipped`).
+transaction from it) — it cannot be reconciled and is skipped for this range (logged by
+the caller from `Reconciled.skipped`; its ETH there is not credited). A nonce the node
+cannot answer is NodeUnavailable: the pass records nothing and the range is read again.
 
 A pruned node that cannot answer a balance at `start - 1` is not an error: the earliest
 height it can answer (found by bisection over the range) is used instead; with a known
