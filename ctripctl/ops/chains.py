@@ -34,6 +34,11 @@ def chain_list(config: Config) -> list[dict[str, Any]]:
             "start_block": c.start_block,
             "max_lag_blocks": c.max_lag_blocks,
             "max_idle_s": int(c.max_idle.total_seconds()),
+            "reorg_window": c.hashes_kept,
+            "scan_source": c.scan_source,
+            "internal_transfers": c.internal_transfers,
+            "treasury": c.treasury,
+            "sweep_strategy": c.sweep_strategy,
             "tokens": [
                 {"symbol": t.symbol, "address": t.address, "decimals": t.decimals} for t in c.tokens.values()
             ],

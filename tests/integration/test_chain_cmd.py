@@ -35,6 +35,13 @@ def test_chain_list_masks_credentials(tmp_path: Path, database_url: str, anvil: 
     assert local["rpc_urls"] == [anvil.url, anvil.url]  # scheme, host and port only
     assert local["tokens"] == [{"symbol": "USDT", "address": to_checksum(token.address), "decimals": 6}]
     assert local["confirmations"] == 3 and local["native_symbol"] == "ETH"
+    # the defaults in force: hashes kept = confirmations + margin, ETH from contracts found
+    assert (local["reorg_window"], local["internal_transfers"], local["scan_source"]) == (
+        3 + 64,
+        "auto",
+        "blocks",
+    )
+    assert (local["treasury"], local["sweep_strategy"]) == (None, "auto")
     screen = cli("chain", "list")
     assert screen.exit_code == 0, screen
     assert SECRET not in screen.stdout + screen.stderr
