@@ -16,7 +16,7 @@ from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
-from tests.support.sweeping import ETH, eth_of, paid_and_confirmed, sweep, sweep_config
+from tests.support.sweeping import ETH, TANK, eth_of, paid_and_confirmed, sweep, sweep_config
 
 
 @pytest.fixture
@@ -77,3 +77,47 @@ def test_a_second_payment_swept_before_it_was_scanned_is_never_accounted(
     # The money is in the treasury; the books must say so.
     assert _unswept(database_url, payment["id"]) == [], "a credit whose ETH was swept waits for ever"
     assert int(cli.ok("payment", "show", payment["id"])["swept_base"]) == moved
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review2: a delegated deposit past max_batch of to_clear is not busy: swept before clearing",
+)
+def test_a_delegated_deposit_waits_for_its_clearing_even_beyond_max_batch(
+    tmp_path: Path, database_url: str, anvil: Anvil, chain: Chain, token: Any, wallet: Path
+) -> None:
+    """passes/sweep.py: "A deposit whose delegation is about to be cleared waits for that
+    before its next sweep" — but only the first `max_batch` deposits read_to_clear returns
+    are made busy. The others are planned at once: a native sweep from an address that is
+    still delegated, whose nonce the clearing's authorization (signed at the "latest"
+    nonce in a later pass, with no check for a live sweep from it) then races: if the sweep
+    lands first the authorization is void, the clearing is recorded anyway, and the
+    address keeps code for ever (plain 21,000-gas ETH transfers to it fail)."""
+    cli = Cli(
+        sweep_config(
+            tmp_path,
+            database_url=database_url,
+            rpc_url=anvil.url,
+            token_address=token.address,
+            chain_extra='sweep_strategy = "eip7702"\nmax_batch = 1',
+        )
+    )
+    a = paid_and_confirmed(cli, chain, "10", token)
+    b = paid_and_confirmed(cli, chain, "10", token)
+    chain.send_eth(TANK, ETH, sender=chain.accounts[0])
+    sweep(cli)  # the SweepDelegate
+    second = sweep(cli)  # one batch per deposit
+    assert second["batches_sent"] == 2, second
+    for p in (a, b):  # ETH by mistake, while both are delegated (a wallet that estimates gas)
+        chain.send_eth(p["address"], ETH // 10)
+    chain.mine(3)
+    cli.ok("scan", "--chain", "local")
+    cli.ok("confirm", "--chain", "local")
+    third = sweep(cli)
+    assert third["clears_sent"] == 1, third
+    coded = {
+        s["address"].lower()
+        for s in third["sweeps"]
+        if s["kind"] == "native" and chain.w3.eth.get_code(chain.w3.to_checksum_address(s["address"])) != b""
+    }
+    assert coded == set(), "a native sweep was sent from a deposit still delegated"
