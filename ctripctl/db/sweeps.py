@@ -26,7 +26,7 @@ from ctripctl.db.recompute import refresh
 from ctripctl.db.session import transaction
 from ctripctl.db.snapshot import iso
 from ctripctl.domain.ids import new_id
-from ctripctl.domain.lifecycle import RECEIVING, Status, TransferState
+from ctripctl.domain.lifecycle import Status, TransferState
 from ctripctl.domain.sweeping import (
     LIVE,
     ItemStatus,
@@ -44,7 +44,6 @@ _LIVE = [s.value for s in LIVE]
 _UNDONE = (SweepStatus.DROPPED, SweepStatus.REVERTED)
 #: Kinds whose confirmation settles their payment (a batch settles item by item).
 _SETTLING = (SweepKind.NATIVE.value, SweepKind.TOKEN.value)
-_RECEIVING = [s.value for s in RECEIVING]
 #: The asset of a top-up's strikes (State.reverts): they hold back the deposit's tokens.
 GAS = "gas"
 #: Statuses after which a batch's authorizations have been applied on chain.
@@ -68,9 +67,11 @@ class Candidate:
     transfer_ids: tuple[int, ...]
     created_at: datetime | None = None  # its place in the candidates' order (the cursor)
     own: bool = True
-    # A native payment still waiting for its ETH: its address must keep taking plain ETH
-    # transfers, so it is never delegated (no EIP-7702 batch while it receives).
+    # A native payment's deposit: it must keep taking plain ETH transfers (the payment
+    # itself, or late and second payments within late_window), so it is never delegated:
+    # a wrong-asset token on it is swept with a top-up, not an EIP-7702 batch.
     expects_eth: bool = False
+    credited: int = 0  # the sum of its credits (transfer_ids): all a sweep of it may move
 
 
 @dataclass(frozen=True)
@@ -203,12 +204,12 @@ def read_candidates(
             Payment.token_address,
             Payment.decimals,
             Payment.created_at,
-            Payment.status,
             Transfer.id,
             Transfer.counted,
             Transfer.token,
             Transfer.decimals,
             Transfer.token_address,
+            Transfer.amount_base,
         )
         .join(Transfer, Transfer.payment_id == Payment.id)
         .where(
@@ -236,9 +237,9 @@ def read_candidates(
     payments: set[str] = set()
     with transaction(engine) as session:
         for row in session.execute(stmt):
-            pid, address, index, token, token_address, decimals, created, status, transfer_id = row[:9]
-            counted, asset, asset_decimals, contract = row[9:]
-            expects_eth = token_address is None and status in _RECEIVING
+            pid, address, index, token, token_address, decimals, created, transfer_id = row[:8]
+            counted, asset, asset_decimals, contract, amount = row[8:]
+            expects_eth = token_address is None
             if counted:
                 key: tuple[str, str | None] = (pid, "own")
             else:
@@ -250,7 +251,9 @@ def read_candidates(
                 key = (pid, contract or (f"symbol:{asset}" if asset else None))
             known = found.get(key)
             if known is not None:
-                found[key] = replace(known, transfer_ids=(*known.transfer_ids, transfer_id))
+                found[key] = replace(
+                    known, transfer_ids=(*known.transfer_ids, transfer_id), credited=known.credited + amount
+                )
                 continue
             if pid not in payments:
                 if len(payments) >= limit:
@@ -267,6 +270,7 @@ def read_candidates(
                 created,
                 bool(counted),
                 expects_eth,
+                amount,
             )
     return list(found.values())
 
@@ -308,7 +312,7 @@ def read_cursor(engine: Engine, chain: str) -> tuple[datetime, str] | None:
     return (row[0], row[1]) if row is not None and row[0] is not None and row[1] is not None else None
 
 
-def read_to_clear(engine: Engine, chain: str, limit: int) -> list[tuple[str, int, str]]:
+def read_to_clear(engine: Engine, chain: str, limit: int | None) -> list[tuple[str, int, str]]:
     """Deposits still delegated by a batch that is mined (or final), whose delegation no
     clearing transaction has taken on: (payment id, derivation index, address)."""
     stmt = (
@@ -322,7 +326,7 @@ def read_to_clear(engine: Engine, chain: str, limit: int) -> list[tuple[str, int
             SweepItem.cleared_by.is_(None),
         )
         .order_by(SweepItem.seq)
-        .limit(limit)
+        .limit(limit)  # None: every one (all of them wait for their clearing)
     )
     with transaction(engine) as session:
         return [(pid, index, address) for pid, index, address in session.execute(stmt)]

@@ -206,9 +206,11 @@ def _one_pass(
     if chain.sweep_strategy == Strategy.EIP7702:  # refuse a node that cannot, before anything
         type4()
     delegate = store.read_delegate(engine, chain.name, tank_address(xpub), chain.treasury or "")
-    to_clear = store.read_to_clear(engine, chain.name, chain.max_batch) if delegate is not None else []
-    # A deposit whose delegation is about to be cleared waits for that before its next sweep.
-    state = replace(state, busy=state.busy | {address.lower() for _, _, address in to_clear})
+    delegated = store.read_to_clear(engine, chain.name, None) if delegate is not None else []
+    to_clear = delegated[: chain.max_batch]  # one clearing transaction at a time
+    # A deposit still delegated waits for its clearing before its next sweep — every one,
+    # not only those this pass clears (its nonce would race the clearing's authorization).
+    state = replace(state, busy=state.busy | {address.lower() for _, _, address in delegated})
     planned, quote = _plan(
         engine,
         rpc,
@@ -550,11 +552,14 @@ def _plan_tokens(
     result: SweepResult,
 ) -> list[_Planned]:
     """One round's token sweeps: sponsored EIP-7702 batches where the node takes them —
-    except on a native payment's address still waiting for its ETH (while delegated it
-    would refuse a plain ETH transfer) — else gas top-ups from the tank."""
+    except on a native payment's address (while delegated it would refuse a plain ETH
+    transfer, and ETH is what its customers send) — else gas top-ups from the tank."""
     batched = type4()
     batchable = [(c, h) for c, h in tokens if batched and not c.expects_eth]
     topped = [(c, h) for c, h in tokens if not batched or c.expects_eth]
+    waiting = [(c, h) for c, h in batchable if c.address.lower() in state.topping]
+    result.in_flight += len(waiting)  # a top-up is on its way to it: never delegate under it
+    batchable = [(c, h) for c, h in batchable if c.address.lower() not in state.topping]
     new: list[_Planned] = []
     if batchable:
         if any(p.kind is SweepKind.DEPLOY for p in planned):  # an earlier round deploys it
@@ -596,8 +601,12 @@ def _native_gas(rpc: RpcClient, chain: ChainConfig, worth: list[tuple[Candidate,
 
 
 def _native_value(chain: ChainConfig, c: Candidate, h: Holding, gas: int, quote: FeeQuote) -> int:
-    """What a native sweep of this deposit would move (0: not worth its gas or the minimum)."""
+    """What a native sweep of this deposit would move (0: not worth its gas or the minimum):
+    its balance at depth less the gas — but never more than its recorded credits. ETH the
+    scan has not recorded yet (or a top-up's remainder) stays for a later sweep, so each
+    credit is marked swept only by the sweep that moved it."""
     value = sweeping.native_sweep_value(sweeping.spendable(h.latest, h.at_depth), gas, quote)
+    value = min(value, c.credited)
     return value if value >= max(_minimum(chain, c), 1) else 0
 
 
