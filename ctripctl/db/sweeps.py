@@ -591,10 +591,11 @@ def record_verdicts(
                 if sweep.kind == SweepKind.NATIVE.value and sweep.transfer_ids:
                     # A deposit's ETH beyond its credits (what a top-up left) is not the
                     # payment's money: swept_base never exceeds what was received.
+                    # Summed here, not in SQL: SQLite keeps amounts as text (db/types.py).
                     credited = session.execute(
-                        select(func.sum(Transfer.amount_base)).where(Transfer.id.in_(sweep.transfer_ids))
-                    ).scalar()
-                    amount = min(amount, int(credited or 0))
+                        select(Transfer.amount_base).where(Transfer.id.in_(sweep.transfer_ids))
+                    ).scalars()
+                    amount = min(amount, sum(credited))
                 if sweep.kind == SweepKind.TOKEN.value:  # what reached the treasury, per its logs
                     assert sweep.token_address is not None
                     amount = moved_by(
