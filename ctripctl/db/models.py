@@ -207,6 +207,18 @@ class ScannedBlock(Base):
     parent_hash: Mapped[str] = mapped_column(String(66))
 
 
+class WatchBalance(Base):
+    """A watched address's ETH balance at the block the last scan pass ended on (lowercase
+    address): the next pass's reconciliation starts from it instead of asking the node."""
+
+    __tablename__ = "watch_balances"
+
+    chain: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    balance: Mapped[int] = mapped_column(BaseUnits)
+
+
 class AddressCounter(Base):
     """The next unused derivation index. Bumped with UPDATE … RETURNING so concurrent
     `payment create` runs never share an index (the row lock serialises them)."""

@@ -16,7 +16,7 @@ logs, which a reorg does not shift), so no interleaving counts money twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,7 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ctripctl.db.checkpoint import Checkpoint
-from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer
+from ctripctl.db.models import ChainState, Payment, ScannedBlock, Transfer, WatchBalance
 from ctripctl.db.outbox import enqueue
 from ctripctl.db.recompute import EVENT_UNEXPECTED_ASSET, refresh
 from ctripctl.db.session import transaction
@@ -269,6 +269,24 @@ def _addresses_of(payment_ids: Sequence[str]) -> Select[tuple[str]]:
     return select(Payment.address).where(Payment.id.in_(payment_ids))
 
 
+def read_balances(engine: Engine, chain: str, block: int) -> dict[str, int]:
+    """The kept ETH balances (lowercase address → wei) read at `block`: what the pass that
+    ended there saw. None for another block: a rewound checkpoint starts from the node."""
+    stmt = select(WatchBalance.address, WatchBalance.balance).where(
+        WatchBalance.chain == chain, WatchBalance.block_number == block
+    )
+    with transaction(engine) as session:
+        return {address: balance for address, balance in session.execute(stmt)}
+
+
+def _store_balances(session: Session, chain: str, block: int, balances: Mapping[str, int]) -> None:
+    """Replace the chain's kept balances with these, read at `block`."""
+    session.execute(delete(WatchBalance).where(WatchBalance.chain == chain))
+    rows = [{"chain": chain, "address": a, "block_number": block, "balance": b} for a, b in balances.items()]
+    for i in range(0, len(rows), 5_000):
+        session.execute(insert(WatchBalance), rows[i : i + 5_000])
+
+
 def read_recent_blocks(engine: Engine, chain: str, upto: int) -> list[tuple[int, str]]:
     """Stored (number, hash) pairs at or below `upto`, newest first."""
     stmt = (
@@ -296,6 +314,7 @@ def record_pass(
     late_window: timedelta,
     verified: bool = True,
     vanished_above: int | None = None,
+    balances: Mapping[str, int] | None = None,
 ) -> Recorded:
     """Commit one pass in one transaction (see the module docstring).
 
@@ -310,6 +329,8 @@ def record_pass(
     chain against the node (False only when the node was behind the checkpoint); it clears
     a deep reorg recorded before. `vanished_above`: a rescan reached the node's head, this
     block: every live transfer above it is off the node's (shorter) chain, and orphaned.
+    `balances`: watched addresses' ETH balances at the last header (the reconciliation's),
+    kept for the next pass (read_balances) in place of the chain's earlier ones.
     """
     last = headers[-1] if headers else None
     new_block = last.number if last else base
@@ -422,6 +443,8 @@ def record_pass(
                 events += len(enqueue(session, payments[payment_id], [EVENT_UNEXPECTED_ASSET], now))
 
         _store_hashes(session, chain, base, headers, new_block, keep)
+        if balances is not None and last is not None:
+            _store_balances(session, chain, last.number, balances)
         session.flush()
         crash_point(FAULT_CRASH_BEFORE_COMMIT)
     crash_point(FAULT_CRASH_AFTER_COMMIT)

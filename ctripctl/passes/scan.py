@@ -275,7 +275,7 @@ def one_pass(
         source=chain.scan_source,
         other_assets=[t.address.lower() for t in chain.tokens.values()],
     )
-    credits = _every_coin(chain, rpc, database, data.headers, data.credits, watching)
+    credits, balances = _every_coin(chain, rpc, database, data.headers, data.credits, watching)
     if strict and rpc.failovers != failovers:
         raise _MixedSources
     from ctripctl.db import scan_store
@@ -301,6 +301,7 @@ def one_pass(
         # network) are off it. (A regular pass never concludes that: a node whose head is
         # below our records is more likely behind; its later passes check those blocks.)
         vanished_above=head if rescanning and data.last is not None and data.last.number == head else None,
+        balances=balances,
     )
     checkpoint = data.last.number if data.last else base
     return PassResult(
@@ -346,7 +347,7 @@ def _every_coin(
     headers: Sequence[Header],
     found: Sequence[Found],
     watched: Mapping[str, Watch],
-) -> list[Found]:
+) -> tuple[list[Found], dict[str, int] | None]:
     """The range's credits, completed: deposits in another asset carry that asset's symbol
     and decimals; ETH our own transactions sent (a gas top-up from the tank, to a token
     deposit or to a native one holding a token in the wrong asset) is no customer's
@@ -356,7 +357,11 @@ def _every_coin(
     reconciliation over the range (chain/internal.py). Explained first by the credits just
     found (our own top-ups among them) and by our own transactions: sweeps sent from those
     addresses (their gas and value), and the EIP-7702 authorizations they signed for our
-    sponsored batches and clearings (nonce moves without a transaction of theirs)."""
+    sponsored batches and clearings (nonce moves without a transaction of theirs).
+
+    Also returns the watched addresses' balances at the range's end (None: not read), for
+    the pass to keep with its checkpoint: the next pass starts from them (one balance
+    read per address instead of two)."""
     from dataclasses import replace
 
     from ctripctl.config import NATIVE_DECIMALS
@@ -385,9 +390,9 @@ def _every_coin(
             continue
         credits.append(labelled(c))
     if chain.internal_transfers == "off" or not headers or not watched:
-        return credits
+        return credits, None
     from ctripctl.chain.internal import own_outgoing, reconcile
-    from ctripctl.db.scan_store import read_own_authorizations, read_own_sends
+    from ctripctl.db.scan_store import read_balances, read_own_authorizations, read_own_sends
 
     start, end = headers[0].number, headers[-1].number
     addresses = sorted(watched)
@@ -406,7 +411,11 @@ def _every_coin(
         inside = [(b, w) for b, w in changes if start <= b <= end]
         known.setdefault(address, []).extend(inside)
         sent[address] = len(inside)
-    result = reconcile(rpc, start, end, addresses, known, mode=chain.internal_transfers, sent=sent)
+    kept = read_balances(database.engine, chain.name, start - 1)
+    bases = {a: kept[a] for a in addresses if a in kept}
+    result = reconcile(
+        rpc, start, end, addresses, known, mode=chain.internal_transfers, bases=bases, sent=sent
+    )
     log = logging.getLogger("ctripctl.scan")
     for note in result.notes:
         log.warning("chain %s: %s", chain.name, note)
@@ -415,7 +424,8 @@ def _every_coin(
             "chain %s: ETH on %s not reconciled in blocks %d..%d: %s", chain.name, address, start, end, why
         )
     hashes = {h.number: h.hash for h in headers}
-    return credits + [labelled(c) for c in arrival_credits(result.arrivals, hashes, watched)]
+    arrivals = [labelled(c) for c in arrival_credits(result.arrivals, hashes, watched)]
+    return credits + arrivals, result.balances
 
 
 def _head_and_block(rpc: RpcClient, number: int) -> tuple[int, dict[str, Any] | None]:
