@@ -81,3 +81,11 @@ def wallet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = mnemonic_file(tmp_path)
     monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(path))
     return path
+
+
+@pytest.fixture
+def payout(chain: Chain) -> Any:
+    """A deployed batch payout contract (tests/support/payouts.py)."""
+    from tests.support.payouts import deploy_payout
+
+    return deploy_payout(chain)

@@ -6,13 +6,11 @@ that removes an internal credit; an internal credit to an expired payment."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import update
@@ -22,27 +20,12 @@ from ctripctl.db.models import Payment
 from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
-from tests.support.evm import CONTRACTS, Chain
+from tests.support.evm import Chain
+from tests.support.payouts import pay
 from tests.support.queries import event_types
 from tests.support.rpc_proxy import Answer, RpcProxy
 
 ETH = 10**18
-PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
-
-
-@pytest.fixture
-def payout(chain: Chain) -> Any:
-    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
-    receipt = chain.w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": chain.accounts[0]})
-    )
-    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
-
-
-def pay(chain: Chain, payout: Any, pairs: list[tuple[str, int]]) -> dict[str, Any]:
-    call = payout.functions.payout([Web3.to_checksum_address(a) for a, _ in pairs], [w for _, w in pairs])
-    tx = call.transact({"from": chain.payer, "value": sum(w for _, w in pairs)})
-    return chain.w3.eth.wait_for_transaction_receipt(tx)
 
 
 def create(cli: Cli, amount: str, *args: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ arrivals at the bisected block; never a credit that did not happen."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -18,27 +17,11 @@ from ctripctl.chain.internal import Arrival, own_outgoing, reconcile
 from ctripctl.chain.rpc import RpcClient
 from ctripctl.errors import NodeUnavailable
 from tests.support.anvil import Anvil
-from tests.support.evm import CONTRACTS, Chain
+from tests.support.evm import Chain
+from tests.support.payouts import pay
 from tests.support.rpc_proxy import Answer, RpcProxy
 
-PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
 A, B, C = ("0x" + ch * 40 for ch in "abc")
-
-
-@pytest.fixture
-def payout(chain: Chain) -> Any:
-    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
-    receipt = chain.w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": chain.accounts[0]})
-    )
-    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
-
-
-def pay(chain: Chain, payout: Any, pairs: list[tuple[str, int]]) -> dict[str, Any]:
-    tx = payout.functions.payout(
-        [Web3.to_checksum_address(a) for a, _ in pairs], [w for _, w in pairs]
-    ).transact({"from": chain.payer, "value": sum(w for _, w in pairs)})
-    return chain.w3.eth.wait_for_transaction_receipt(tx)
 
 
 @pytest.fixture

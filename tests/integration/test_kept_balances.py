@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_token_address_eth import create, deploy_payout, pay, show
+from tests.integration.test_token_address_eth import create, show
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
+from tests.support.payouts import deploy_payout, pay
 from tests.support.rpc_proxy import Answer, RpcProxy
 
 ETH = 10**18

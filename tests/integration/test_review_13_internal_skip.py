@@ -5,31 +5,19 @@ Real anvil behind tests/support/rpc_proxy.py, SQLite and PostgreSQL. xfail(stric
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from web3 import Web3
 
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
-from tests.support.evm import CONTRACTS, Chain
+from tests.support.evm import Chain
 from tests.support.rpc_proxy import Answer, RpcProxy
 
 ETH = 10**18
-PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
-
-
-@pytest.fixture
-def payout(chain: Chain) -> Any:
-    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
-    receipt = chain.w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": chain.accounts[0]})
-    )
-    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
 
 
 def refusing_one_nonce() -> Callable[[Any, Callable[[Any], Answer]], Answer]:

@@ -12,7 +12,6 @@ reconciliation skips an address whose nonce moved unexplained)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,8 @@ from web3 import Web3
 
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
-from tests.support.evm import CONTRACTS, Chain
+from tests.support.evm import Chain
+from tests.support.payouts import deploy_payout, pay
 from tests.support.queries import event_types
 from tests.support.rpc_proxy import Answer, RpcProxy
 from tests.support.sweeping import (
@@ -41,29 +41,6 @@ from tests.support.sweeping import (
 )
 
 ETH = 10**18
-PAYOUT = json.loads((CONTRACTS / "EthPayout.json").read_text())
-
-
-def deploy_payout(chain: Chain) -> Any:
-    factory = chain.w3.eth.contract(abi=PAYOUT["abi"], bytecode=PAYOUT["bytecode"])
-    receipt = chain.w3.eth.wait_for_transaction_receipt(
-        factory.constructor().transact({"from": chain.accounts[0]})
-    )
-    return chain.w3.eth.contract(address=receipt["contractAddress"], abi=PAYOUT["abi"])
-
-
-@pytest.fixture
-def payout(chain: Chain) -> Any:
-    return deploy_payout(chain)
-
-
-def pay(chain: Chain, payout: Any, pairs: list[tuple[str, int]]) -> dict[str, Any]:
-    """A batch payout: ETH to each address from inside one contract call."""
-    call = payout.functions.payout([Web3.to_checksum_address(a) for a, _ in pairs], [w for _, w in pairs])
-    tx = call.transact({"from": chain.payer, "value": sum(w for _, w in pairs)})
-    receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1
-    return receipt
 
 
 def create(cli: Cli, amount: str, *args: str) -> dict[str, Any]:
