@@ -24,32 +24,21 @@ from tests.support.sweeping import (
     USDT,
     eth_of,
     paid_and_confirmed,
+    scan_and_confirm,
+    strategy_config,
     sweep,
-    sweep_config,
     sweep_rows,
     tokens_of,
 )
 
 
 def _config(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, strategy: str = "topup") -> Path:
-    return sweep_config(
-        tmp_path,
-        database_url=database_url,
-        rpc_url=anvil.url,
-        token_address=token.address,
-        chain_extra=f'sweep_strategy = "{strategy}"',
-    )
+    return strategy_config(tmp_path, database_url, anvil.url, token, strategy)
 
 
 @pytest.fixture
 def topup(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: Path) -> Cli:
     return Cli(_config(tmp_path, database_url, anvil, token))
-
-
-def scan_and_confirm(cli: Cli, chain: Chain) -> None:
-    chain.mine(3)
-    cli.ok("scan", "--chain", "local")
-    cli.ok("confirm", "--chain", "local")
 
 
 def uncounted(url: str, payment_id: str) -> list[tuple[str | None, bool]]:

@@ -31,34 +31,21 @@ from tests.support.sweeping import (
     USDT,
     eth_of,
     paid_and_confirmed,
+    scan_and_confirm,
+    strategy_config,
     sweep,
-    sweep_config,
     sweep_rows,
     tokens_of,
 )
 
 
 def _cli(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, strategy: str) -> Cli:
-    return Cli(
-        sweep_config(
-            tmp_path,
-            database_url=database_url,
-            rpc_url=anvil.url,
-            token_address=token.address,
-            chain_extra=f'sweep_strategy = "{strategy}"',
-        )
-    )
+    return Cli(strategy_config(tmp_path, database_url, anvil.url, token, strategy))
 
 
 @pytest.fixture
 def topup(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: Path) -> Cli:
     return _cli(tmp_path, database_url, anvil, token, "topup")
-
-
-def scan_and_confirm(cli: Cli, chain: Chain) -> None:
-    chain.mine(3)
-    cli.ok("scan", "--chain", "local")
-    cli.ok("confirm", "--chain", "local")
 
 
 def swept_at(url: str, payment_id: str) -> dict[tuple[bool, str | None], bool]:

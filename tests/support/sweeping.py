@@ -53,6 +53,24 @@ def sweep_config(
     )
 
 
+def strategy_config(tmp_path: Path, database_url: str, rpc_url: str, token: Any, strategy: str) -> Path:
+    """sweep_config with a token and `sweep_strategy` set (topup, eip7702 or auto)."""
+    return sweep_config(
+        tmp_path,
+        database_url=database_url,
+        rpc_url=rpc_url,
+        token_address=token.address,
+        chain_extra=f'sweep_strategy = "{strategy}"',
+    )
+
+
+def scan_and_confirm(cli: Cli, chain: Chain) -> None:
+    """Three blocks on, then a scan and a confirm pass: what is paid becomes confirmed."""
+    chain.mine(3)
+    cli.ok("scan", "--chain", "local")
+    cli.ok("confirm", "--chain", "local")
+
+
 def paid_and_confirmed(cli: Cli, chain: Chain, amount: str, token: Any = None) -> dict[str, Any]:
     """Create a payment, pay it in full, and let scan + confirm confirm it."""
     args = ["payment", "create", "--chain", "local", "--amount", amount]
