@@ -14,13 +14,20 @@ interleaved, medians of --reps:
   auto 1 auto with its balance requests sent one at a time (the code before
          BALANCE_IN_FLIGHT requests at once)
   auto*  the same as auto with the balances at start - 1 already known (kept at the checkpoint
-         by the previous pass): one balance read per address, not two
+         by the previous pass, as scan passes do: watch_balances): one read per address
 
 and the extra HTTP requests per pass. Target (issue 13): auto <= 1.3 x off.
 The database write of a pass is the same for both and not included here, so the ratio
 measured is an upper bound on the ratio of whole passes.
 
 Run:  .venv/bin/python benchmarks/bench_internal.py [--reps 5] [--blocks 500]
+
+Measured 2026-12-02 (fifth session) with --addresses 10000, 500 busy blocks, medians of
+3, two runs: off 633 / 640 ms (11 requests); auto 1 (one request at a time) 1,752 /
+1,606 ms = 2.77x / 2.51x; auto (4 in flight) 1,539 / 1,649 ms = 2.43x / 2.58x (+400
+requests); auto* (the start balances kept, as scan passes now do: watch_balances) 1,034
+/ 986 ms = 1.63x / 1.54x (+200). On anvil the balance reads cost CPU, not round trips:
+4 in flight gains nothing consistent here; keeping the start balances halves the reads.
 
 Measured 2026-12-02 on the shared 2-core box, 500 busy blocks, 1,000 addresses, medians
 of 7: off 2,134 ms (11 requests), auto 2,338 ms = 1.10x (+40 requests: 20 per height),

@@ -81,6 +81,18 @@ interleaved run: docs/scan-pass.md). A
 first version of this session's change also spent 0.3 s per 1,000 addresses
 checksumming them (pure-Python keccak) to look up our own sweeps: those are now read by
 payment id (1,000 ETH payments, 100 blocks: auto 1.1-1.8 s -> 0.7-1.1 s, off 0.7-0.9 s).
+
+Re-run the same day after the balance reads went 4 in flight and the end balances were
+kept with the checkpoint (medians of 3, a noisy box): pass 570 blocks/s (1.76 s;
+in-process 1.61 s), raw floor 598 (1.67 s): pass/floor 0.95 (paired 0.67 — one slow
+rep), naive web3 172, pass/naive 3.31x, receipts source 0.88 s (1.90x the floor);
+66 requests per 1,000 blocks; 10x payments 1.36x (in-process 1.38x), and 1.46x when
+the 10,000 start balances are kept by a previous pass (the fresh-database rows above
+read them: a first pass); internal_transfers auto / off 0.95x (paired 1.09x), and
+0.93x with kept balances (46 requests: the 1,000 start reads saved). CPU s: pass 0.81,
+anvil 2.16 (floor 0.13, 2.07). The ratios with and without kept balances are within
+this box's noise at 3 reps; bench_internal.py isolates the chain reads (10,000
+addresses: 2.5x off -> 1.5x off with the start balances kept).
 """
 
 from __future__ import annotations
@@ -214,8 +226,12 @@ VARIANTS = (
     "pass native auto in-proc",
     "pass native off",
     "pass native off in-proc",
+    "pass native kept",
+    "pass native kept in-proc",
     "pass 10k",
     "pass 10k in-proc",
+    "pass 10k kept",
+    "pass 10k kept in-proc",
     "pass 1k receipts",
     "pass 1k receipts in-proc",
     "raw floor",
@@ -336,6 +352,28 @@ def prepare_db(
     return config, template, live, payments
 
 
+def with_kept_balances(template: Path, url: str, block: int) -> Path:
+    """A copy of `template` holding what a previous pass ending at `block` keeps: every
+    payment address's ETH balance there (watch_balances), read from the node — the steady
+    state of cron passes, where each pass starts from the last one's end balances."""
+    import sqlite3
+
+    kept = template.with_name("kept.db")
+    shutil.copyfile(template, kept)
+    with sqlite3.connect(kept) as conn:
+        addresses = [a.lower() for (a,) in conn.execute("SELECT address FROM payments")]
+        with httpx.Client(timeout=60) as client:
+            balances = []
+            for i in range(0, len(addresses), 50):
+                chunk = addresses[i : i + 50]
+                balances += rpc(client, url, [("eth_getBalance", [a, hex(block)]) for a in chunk])
+        conn.executemany(
+            "INSERT INTO watch_balances (chain, address, block_number, balance) VALUES ('local', ?, ?, ?)",
+            [(a, block, str(int(b, 16))) for a, b in zip(addresses, balances, strict=True)],
+        )
+    return kept
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=5)
@@ -377,6 +415,8 @@ def main() -> None:
         last = first + blocks - 1
         built = time.perf_counter() - t0
         print(f"chain: blocks {first}..{last} ({blocks} x {TXS_PER_BLOCK} txs) built in {built:.1f}s")
+        kept_n = with_kept_balances(template_n, anvil.url, first - 1)
+        kept10 = with_kept_balances(template10, anvil.url, first - 1)
 
         token_targets = [p["address"] for p in payments if p["token"] is not None]
         log_filter = {
@@ -394,7 +434,7 @@ def main() -> None:
         # shared machine hits all of them alike; medians per variant at the end.
         samples: dict[str, list[float]] = {k: [] for k in VARIANTS}
         requests: list[int] = []
-        native_requests: dict[str, list[int]] = {"auto": [], "off": []}
+        native_requests: dict[str, list[int]] = {"auto": [], "off": [], "kept": []}
         cpu: dict[str, list[tuple[float, float]]] = {"pass 1k": [], "raw floor": []}  # (client, node)
         for rep in range(reps):
             sizes = [
@@ -403,6 +443,8 @@ def main() -> None:
                 ("1k receipts", (config1r, template1, live1)),
                 ("native auto", (native_auto, template_n, live_n)),
                 ("native off", (native_off, template_n, live_n)),
+                ("native kept", (native_auto, kept_n, live_n)),
+                ("10k kept", (config10, kept10, live10)),
             ]
             for size, (config, template, live) in sizes if rep % 2 == 0 else sizes[::-1]:
                 fresh_copy(template, live)
@@ -475,6 +517,11 @@ def main() -> None:
         print(f"  HTTP requests per 1,000 blocks {per_1000:5.0f}    (target <= 40)")
         ratio10, ratio10_in = t_pass10 / t_pass, in_proc10 / in_proc
         print(f"  10x payments (10,000): process {ratio10:4.2f}x, in-proc {ratio10_in:4.2f}x  (target < 1.2)")
+        t_pass10k, in_proc10k = med["pass 10k kept"], med["pass 10k kept in-proc"]
+        print(
+            f"    same, balances kept by a previous pass: process {t_pass10k / t_pass:4.2f}x, "
+            f"in-proc {in_proc10k / in_proc:4.2f}x"
+        )
         t_auto, t_off = med["pass native auto"], med["pass native off"]
         in_auto, in_off = med["pass native auto in-proc"], med["pass native off in-proc"]
         pairs = zip(samples["pass native auto"], samples["pass native off"], strict=True)
@@ -490,6 +537,14 @@ def main() -> None:
         print(
             f"  HTTP requests per pass: auto {statistics.median(native_requests['auto']):.0f}, "
             f"off {statistics.median(native_requests['off']):.0f} ({extra:+.0f})"
+        )
+        t_kept, in_kept = med["pass native kept"], med["pass native kept in-proc"]
+        pairs = zip(samples["pass native kept"], samples["pass native off"], strict=True)
+        paired_kept = statistics.median(kept / off for kept, off in pairs)
+        print(
+            f"  auto, balances kept by a previous pass (steady state): {rate(t_kept)}; / off: "
+            f"process {t_kept / t_off:4.2f}x (paired {paired_kept:4.2f}x), "
+            f"in-process {in_kept / in_off:4.2f}x, {statistics.median(native_requests['kept']):.0f} requests"
         )
         print("CPU seconds (medians; client = the pass process / this process's fetch threads)")
         for name, pairs in cpu.items():

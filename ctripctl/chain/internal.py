@@ -48,8 +48,10 @@ from ctripctl.evm.traces import InternalTransfer, from_call_tracer, from_parity
 METHOD_NOT_FOUND = -32601
 #: chain config `internal_transfers`.
 MODES = ("auto", "trace", "balance", "off")
-#: Balance requests (50 reads each) sent at once: the node answers them on several cores.
-#: 10,000 watched addresses, 500 busy blocks on anvil: see benchmarks/bench_internal.py.
+#: Balance requests (50 reads each) sent at once, like the block fetch: a remote node's
+#: round trips overlap. On a local anvil (no network latency, CPU-bound) it made no
+#: consistent difference (benchmarks/bench_internal.py, 10,000 addresses: 1.54 vs 1.75 s
+#: in one run, 1.65 vs 1.61 s in another); what halves the cost is the kept balances.
 BALANCE_IN_FLIGHT = 4
 #: Arrivals found per address in one pass before the rest is left for a later look: a
 #: bound on the requests a single address can cost (each arrival is a bisection).
