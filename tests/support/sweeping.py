@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,35 @@ def nonce_of(chain: Chain, address: str) -> int:
 
 
 def sweep(cli: Cli, *extra: str) -> dict[str, Any]:
-    return cli.ok("sweep", "run", "--chain", "local", *extra)
+    """`sweep run --chain local`, then wait until anvil has mined what it sent: automine
+    answers eth_sendRawTransaction before the block exists, and under load a test reading
+    the chain right after the pass could see the state before it."""
+    result = cli.ok("sweep", "run", "--chain", "local", *extra)
+    sent = {s["tx_hash"] for s in result.get("sweeps", []) if s.get("status") == "sent" and s.get("tx_hash")}
+    if sent:
+        import tomllib
+
+        import httpx
+
+        url = tomllib.loads(cli.config.read_text())["chains"]["local"]["rpc_urls"][0]
+        deadline = time.monotonic() + 30
+        with httpx.Client(timeout=10) as client:
+            automine = {"jsonrpc": "2.0", "id": 1, "method": "anvil_getAutomine", "params": []}
+            if client.post(url, json=automine).json().get("result") is not True:
+                return result  # blocks are mined by the test itself
+            for tx_hash in sorted(sent):
+                while True:
+                    body = {
+                        "jsonrpc": "2.0",
+                        "id": 1,
+                        "method": "eth_getTransactionReceipt",
+                        "params": [tx_hash],
+                    }
+                    if client.post(url, json=body).json().get("result") is not None:
+                        break
+                    assert time.monotonic() < deadline, f"{tx_hash} not mined"
+                    time.sleep(0.01)
+    return result
 
 
 def sweep_rows(url: str) -> list[Sweep]:
