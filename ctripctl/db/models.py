@@ -310,6 +310,7 @@ class Sweep(Base):
         Index("ix_sweeps_chain_status", "chain", "status"),
         Index("ix_sweeps_from", "chain", "from_address", "nonce"),
         Index("ix_sweeps_chain_status_from", "chain", "status", "from_address"),
+        Index("ix_sweeps_to", "chain", "to_address"),  # top-ups to a deposit (read_gas_money)
     )
 
 

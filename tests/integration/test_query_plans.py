@@ -75,12 +75,21 @@ def test_every_pass_query_is_served_by_an_index(
     postgres_url: str,
     anvil: Anvil,
     chain: Chain,
+    token: Any,
     monkeypatch: pytest.MonkeyPatch,
     recorder: Recorder,
 ) -> None:
     monkeypatch.setenv("CTRIP_MNEMONIC_FILE", str(mnemonic_file(tmp_path)))
-    cli = Cli(sweep_config(tmp_path, database_url=postgres_url, rpc_url=anvil.url))
+    path = sweep_config(
+        tmp_path,
+        database_url=postgres_url,
+        rpc_url=anvil.url,
+        token_address=token.address,
+        chain_extra='sweep_strategy = "topup"',
+    )
+    cli = Cli(path)
     paid_and_confirmed(cli, chain, "1")  # something to sweep, events to flush
+    paid_and_confirmed(cli, chain, "5", token)  # a token deposit: its gas money is read
     cli.ok("payment", "create", "--chain", "local", "--amount", "2")  # open: watched, expirable
     chain.mine(2)
 
