@@ -24,7 +24,7 @@ from web3 import Web3
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
-from tests.support.payouts import deploy_payout, pay
+from tests.support.payouts import deploy_payout, eth_steps, pay, play
 from tests.support.queries import event_types
 from tests.support.rpc_proxy import Answer, RpcProxy
 from tests.support.sweeping import (
@@ -199,16 +199,7 @@ def test_eip7702_authorizations_in_the_range_leave_the_arrivals_to_record(
 
 # -- property: every wei on a token deposit is recorded, none counted ----------------------
 
-_step = st.one_of(
-    st.tuples(st.just("send"), st.integers(0, 1), st.integers(1, ETH)),
-    st.tuples(
-        st.just("payout"), st.lists(st.tuples(st.integers(0, 1), st.integers(1, ETH)), min_size=1, max_size=3)
-    ),
-    st.tuples(st.just("withdrawal"), st.integers(0, 1), st.integers(1, ETH)),
-    st.tuples(st.just("tokens"), st.integers(0, 1), st.integers(1, 10 * USDT)),
-    st.tuples(st.just("mine"), st.integers(1, 4)),
-    st.just(("scan",)),
-)
+_step = eth_steps(st.tuples(st.just("tokens"), st.integers(0, 1), st.integers(1, 10 * USDT)))
 
 
 @settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -223,24 +214,7 @@ def test_native_credits_on_a_token_and_an_eth_deposit_add_up_to_their_balance_in
     payments = [create(cli, "100", "--token", "USDT"), create(cli, "100")]
     addresses = [Web3.to_checksum_address(p["address"]) for p in payments]
     before = [chain.w3.eth.get_balance(a) for a in addresses]
-    for step in steps:
-        if step[0] == "send":
-            chain.send_eth(addresses[step[1]], step[2])
-        elif step[0] == "payout":
-            pay(chain, payout, [(addresses[i], w) for i, w in step[1]])
-        elif step[0] == "withdrawal":
-            chain.mine(1)  # anvil_setBalance edits the latest block: one not scanned yet
-            balance = chain.w3.eth.get_balance(addresses[step[1]])
-            chain.anvil.rpc("anvil_setBalance", addresses[step[1]], hex(balance + step[2]))
-        elif step[0] == "tokens":
-            chain.send_token(token, addresses[step[1]], step[2])
-        elif step[0] == "mine":
-            chain.mine(step[1])
-        else:
-            chain.mine(1)
-            cli.ok("scan", "--chain", "local")
-    chain.mine(1)
-    cli.ok("scan", "--chain", "local")
+    play(cli, chain, payout, addresses, steps, token)
     for i, (p, address, base) in enumerate(zip(payments, addresses, before, strict=True)):
         shown = show(cli, p["id"])
         live = [t for t in shown["transfers"] if t["state"] != "orphaned"]
