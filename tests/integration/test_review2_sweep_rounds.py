@@ -16,20 +16,12 @@ from ctripctl.db.session import get_engine, transaction
 from tests.support.anvil import Anvil
 from tests.support.cli import Cli
 from tests.support.evm import Chain
-from tests.support.sweeping import ETH, TANK, eth_of, paid_and_confirmed, sweep, sweep_config
+from tests.support.sweeping import ETH, TANK, eth_of, paid_and_confirmed, strategy_config, sweep
 
 
 @pytest.fixture
 def cli(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: Path) -> Cli:
-    return Cli(
-        sweep_config(
-            tmp_path,
-            database_url=database_url,
-            rpc_url=anvil.url,
-            token_address=token.address,
-            chain_extra='sweep_strategy = "topup"',
-        )
-    )
+    return Cli(strategy_config(tmp_path, database_url, anvil.url, token, "topup"))
 
 
 def _unswept(url: str, payment_id: str) -> list[int]:
@@ -88,15 +80,7 @@ def test_a_delegated_deposit_waits_for_its_clearing_even_beyond_max_batch(
     nonce in a later pass, with no check for a live sweep from it) then races: if the sweep
     lands first the authorization is void, the clearing is recorded anyway, and the
     address keeps code for ever (plain 21,000-gas ETH transfers to it fail)."""
-    cli = Cli(
-        sweep_config(
-            tmp_path,
-            database_url=database_url,
-            rpc_url=anvil.url,
-            token_address=token.address,
-            chain_extra='sweep_strategy = "eip7702"\nmax_batch = 1',
-        )
-    )
+    cli = Cli(strategy_config(tmp_path, database_url, anvil.url, token, "eip7702", "max_batch = 1"))
     a = paid_and_confirmed(cli, chain, "10", token)
     b = paid_and_confirmed(cli, chain, "10", token)
     chain.send_eth(TANK, ETH, sender=chain.accounts[0])

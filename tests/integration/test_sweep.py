@@ -35,6 +35,7 @@ from tests.support.sweeping import (
     mnemonic_file,
     nonce_of,
     paid_and_confirmed,
+    strategy_config,
     sweep,
     sweep_config,
     sweep_process,
@@ -47,15 +48,8 @@ GWEI = 10**9
 
 @pytest.fixture
 def setup(tmp_path: Path, database_url: str, anvil: Anvil, token: Any, wallet: Path) -> Cli:
-    return Cli(
-        sweep_config(
-            tmp_path,
-            database_url=database_url,
-            rpc_url=anvil.url,
-            token_address=token.address,
-            chain_extra='sweep_strategy = "topup"',  # EIP-7702 batches: test_sweep_7702.py
-        )
-    )
+    # EIP-7702 batches: test_sweep_7702.py
+    return Cli(strategy_config(tmp_path, database_url, anvil.url, token, "topup"))
 
 
 def test_native_sweep_is_recorded_sent_then_settles_at_depth(

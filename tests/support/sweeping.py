@@ -54,14 +54,17 @@ def sweep_config(
     )
 
 
-def strategy_config(tmp_path: Path, database_url: str, rpc_url: str, token: Any, strategy: str) -> Path:
-    """sweep_config with a token and `sweep_strategy` set (topup, eip7702 or auto)."""
+def strategy_config(
+    tmp_path: Path, database_url: str, rpc_url: str, token: Any, strategy: str, extra: str = ""
+) -> Path:
+    """sweep_config with a token and `sweep_strategy` set (topup, eip7702 or auto), plus
+    `extra` chain settings."""
     return sweep_config(
         tmp_path,
         database_url=database_url,
         rpc_url=rpc_url,
         token_address=token.address,
-        chain_extra=f'sweep_strategy = "{strategy}"',
+        chain_extra=f'sweep_strategy = "{strategy}"\n{extra}',
     )
 
 
