@@ -6,7 +6,6 @@ that removes an internal credit; an internal credit to an expired payment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from tests.support.cli import Cli
 from tests.support.evm import Chain
 from tests.support.payouts import eth_steps, pay, play
 from tests.support.queries import event_types
-from tests.support.rpc_proxy import Answer, RpcProxy
+from tests.support.rpc_proxy import RpcProxy, refusing
 
 ETH = 10**18
 
@@ -68,17 +67,6 @@ def test_a_batch_payout_pays_one_in_full_and_one_in_part(
     ]
 
 
-def refusing(body: Any, forward: Callable[[Any], Answer]) -> Answer:
-    """A node without debug_* and trace_*: "method not found" for them."""
-    calls = body if isinstance(body, list) else [body]
-    status, answer = forward(calls)
-    for item, call in zip(answer, calls, strict=True):
-        if call["method"].startswith(("debug_", "trace_")):
-            item.pop("result", None)
-            item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
-    return status, answer
-
-
 def test_a_node_without_tracing_records_the_balance_change(
     anvil: Anvil, cli: Cli, chain: Chain, payout: Any, config_file: Path
 ) -> None:
@@ -86,7 +74,7 @@ def test_a_node_without_tracing_records_the_balance_change(
     chain.mine(4)
     paid = pay(chain, payout, [(p["address"], ETH)])
     chain.mine(4)
-    proxy = RpcProxy(anvil.url, hook=refusing)
+    proxy = RpcProxy(anvil.url, hook=refusing(("debug_", "trace_")))
     try:
         config_file.write_text(config_file.read_text().replace(anvil.url, proxy.url))
         assert cli.ok("scan", "--chain", "local")["transfers_found"] == 1

@@ -19,7 +19,7 @@ from ctripctl.errors import NodeUnavailable
 from tests.support.anvil import Anvil
 from tests.support.evm import Chain
 from tests.support.payouts import pay
-from tests.support.rpc_proxy import Answer, RpcProxy
+from tests.support.rpc_proxy import Answer, RpcProxy, refusing
 
 A, B, C = ("0x" + ch * 40 for ch in "abc")
 
@@ -28,21 +28,6 @@ A, B, C = ("0x" + ch * 40 for ch in "abc")
 def rpc(anvil: Anvil) -> Iterator[RpcClient]:
     with RpcClient([anvil.url], attempts=1) as client:
         yield client
-
-
-def refusing(prefixes: tuple[str, ...]) -> Callable[[Any, Callable[[Any], Answer]], Answer]:
-    """A node without these method families: "method not found" (-32601) for them."""
-
-    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
-        calls = body if isinstance(body, list) else [body]
-        status, answer = forward(calls)
-        for item, call in zip(answer, calls, strict=True):
-            if call["method"].startswith(prefixes):
-                item.pop("result", None)
-                item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
-        return status, answer
-
-    return hook
 
 
 def test_a_batch_payout_is_found_in_its_block_with_its_transaction(

@@ -12,7 +12,7 @@ reconciliation skips an address whose nonce moved unexplained)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from tests.support.cli import Cli
 from tests.support.evm import Chain
 from tests.support.payouts import deploy_payout, eth_steps, pay, play
 from tests.support.queries import event_types
-from tests.support.rpc_proxy import Answer, RpcProxy
+from tests.support.rpc_proxy import RpcProxy, refusing
 from tests.support.sweeping import (
     TANK,
     TREASURY,
@@ -51,24 +51,13 @@ def show(cli: Cli, payment_id: str) -> dict[str, Any]:
     return cli.ok("payment", "show", payment_id)
 
 
-def refusing(body: Any, forward: Callable[[Any], Answer]) -> Answer:
-    """A node without debug_* and trace_*: "method not found" (-32601) for them."""
-    calls = body if isinstance(body, list) else [body]
-    status, answer = forward(calls)
-    for item, call in zip(answer, calls, strict=True):
-        if call["method"].startswith(("debug_", "trace_")):
-            item.pop("result", None)
-            item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
-    return status, answer
-
-
 @pytest.fixture(params=["tracing", "no tracing"])
 def node_url(request: pytest.FixtureRequest, anvil: Anvil) -> Iterator[str]:
     """The node the scan asks: anvil itself, or anvil behind a proxy refusing traces."""
     if request.param == "tracing":
         yield anvil.url
         return
-    proxy = RpcProxy(anvil.url, hook=refusing)
+    proxy = RpcProxy(anvil.url, hook=refusing(("debug_", "trace_")))
     try:
         yield proxy.url
     finally:

@@ -109,3 +109,19 @@ class RpcProxy:
         self.server.shutdown()
         self.server.server_close()
         self._client.close()
+
+
+def refusing(prefixes: tuple[str, ...]) -> Callable[[Any, Callable[[Any], Answer]], Answer]:
+    """A hook for a node without these method families: "method not found" (-32601) for
+    them, e.g. refusing(("debug_", "trace_")) for a node without a tracing API."""
+
+    def hook(body: Any, forward: Callable[[Any], Answer]) -> Answer:
+        calls = body if isinstance(body, list) else [body]
+        status, answer = forward(calls)
+        for item, call in zip(answer, calls, strict=True):
+            if call["method"].startswith(prefixes):
+                item.pop("result", None)
+                item["error"] = {"code": -32601, "message": f"the method {call['method']} does not exist"}
+        return status, answer
+
+    return hook
